@@ -84,6 +84,15 @@ app.post(
       c.env.obs.warn("webhook signature rejected", { reason });
       return c.json({ error: "invalid_signature", message: "signature verification failed" }, 400);
     }
+    // Live and test mode never mix: a preview cannot act on live money, and production never
+    // acts on test-mode events (such as the web app's test checkout).
+    if (!event.livemode && c.env.ENVIRONMENT === "production") {
+      c.env.obs.error("test-mode event refused in production", { eventId: event.id });
+      return c.json(
+        { error: "test_event_refused", message: "test-mode events are not accepted in production" },
+        400,
+      );
+    }
     if (event.livemode && c.env.ENVIRONMENT !== "production") {
       c.env.obs.error("live event refused outside production", { eventId: event.id });
       return c.json(

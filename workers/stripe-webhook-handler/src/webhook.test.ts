@@ -266,6 +266,16 @@ describe("configuration", () => {
     expect((await entitlementOf(userId))?.plan).toBe("free");
   });
 
+  it("refuses test-mode events in production", async () => {
+    const userId = await newFreeUser();
+    const event = checkoutCompleted(userId);
+    const res = await deliver(event, { ...dbEnv(), ENVIRONMENT: "production" });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: "test_event_refused" });
+    expect(await eventRow(event.id)).toBeUndefined();
+    expect((await entitlementOf(userId))?.plan).toBe("free");
+  });
+
   it("reports health with the environment from its bindings", async () => {
     const res = await call(new Request("http://localhost/health"), dbEnv());
     expect(res.status).toBe(200);
