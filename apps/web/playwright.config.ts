@@ -1,0 +1,54 @@
+import { defineConfig, devices } from "@playwright/test";
+import { fileURLToPath } from "node:url";
+
+// The report folder: html/ (Playwright's report), screenshots/ (full pages of the key screens,
+// linked from the pipeline's summary) and artifacts/ (traces of failures).
+const REPORT_DIR = (process.env.E2E_REPORT_DIR ??= fileURLToPath(
+  new URL("../../reports/e2e", import.meta.url),
+));
+
+/**
+ * The Playwright suite. It runs against E2E_BASE_URL when that is set (a preview environment);
+ * otherwise the global setup serves the built stack on a fresh embedded database.
+ * Browsers are Debian's Chromium (CHROMIUM_PATH, /usr/bin/chromium by default): Playwright's own
+ * browser download cannot work on these machines.
+ */
+export default defineConfig({
+  testDir: "./e2e",
+  globalSetup: "./e2e/global-setup.ts",
+  // Two cores: one browser at a time keeps timings honest.
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: Boolean(process.env.CI),
+  retries: 0,
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  reporter: [["list"], ["html", { outputFolder: `${REPORT_DIR}/html`, open: "never" }]],
+  outputDir: `${REPORT_DIR}/artifacts`,
+  use: {
+    baseURL: process.env.E2E_BASE_URL,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      // This machine's network is closed: keep Chromium from calling home at every start.
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    },
+  },
+  projects: [
+    { name: "desktop", use: { ...devices["Desktop Chrome"], channel: undefined } },
+    {
+      name: "phone",
+      use: { ...devices["Pixel 7"], channel: undefined },
+      testMatch: /layout\.spec\.ts/,
+    },
+  ],
+});
