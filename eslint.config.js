@@ -1,6 +1,7 @@
 // @ts-check
 import js from "@eslint/js";
 import globals from "globals";
+import svelte from "eslint-plugin-svelte";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -12,11 +13,13 @@ export default tseslint.config(
       "**/.svelte-kit/**",
       "**/.codex/**",
       "reports/**",
+      "**/playwright-report/**",
       "coverage/**",
     ],
   },
   js.configs.recommended,
   ...tseslint.configs.strict,
+  ...svelte.configs["flat/recommended"],
   {
     languageOptions: {
       globals: { ...globals.node },
@@ -39,6 +42,13 @@ export default tseslint.config(
           ],
         },
       ],
+    },
+  },
+  {
+    files: ["**/*.svelte", "**/*.svelte.ts"],
+    languageOptions: {
+      globals: { ...globals.browser },
+      parserOptions: { parser: tseslint.parser, extraFileExtensions: [".svelte"] },
     },
   },
   {
