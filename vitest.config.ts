@@ -24,6 +24,7 @@ export default defineConfig({
       "packages/*/vitest.config.ts",
       "workers/*/vitest.config.ts",
       "apps/*/vitest.config.ts",
+      "packages/pipeline/vitest.integration.config.ts",
     ],
     onUnhandledError(error) {
       return !KNOWN_POSTGRES_JS_WORKERD_REJECTIONS.has(error.message);

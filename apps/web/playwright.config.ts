@@ -23,7 +23,12 @@ export default defineConfig({
   retries: 0,
   timeout: 30_000,
   expect: { timeout: 10_000 },
-  reporter: [["list"], ["html", { outputFolder: `${REPORT_DIR}/html`, open: "never" }]],
+  reporter: [
+    ["list"],
+    ["html", { outputFolder: `${REPORT_DIR}/html`, open: "never" }],
+    // Read by the pipeline's e2e command for its summary.
+    ["json", { outputFile: `${REPORT_DIR}/results.json` }],
+  ],
   outputDir: `${REPORT_DIR}/artifacts`,
   use: {
     baseURL: process.env.E2E_BASE_URL,

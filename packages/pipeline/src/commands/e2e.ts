@@ -1,0 +1,155 @@
+import { spawn } from "node:child_process";
+import { access, readdir, readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { previewEnvironment } from "../core/environments";
+import { PipelineError, userError } from "../errors";
+import { readJson, REPO_ROOT } from "../local/state";
+import { formatDuration } from "../progress";
+import type { Summary } from "../providers/review/shared";
+import { localContext, type CommandIO } from "./context";
+
+export interface E2eOptions {
+  pr?: string;
+  baseUrl?: string;
+}
+
+export interface E2eResult {
+  passed: number;
+  failed: number;
+  skipped: number;
+  durationMs: number;
+  reportDir: string;
+  screenshots: string[];
+}
+
+export async function assertChromium(): Promise<string> {
+  const path = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+  try {
+    await access(path);
+    return path;
+  } catch {
+    throw userError(
+      "CHROMIUM_MISSING",
+      `no Chromium at ${path}`,
+      "Install Debian's: `apt-get install -y chromium`, or set CHROMIUM_PATH to a Chromium binary.",
+    );
+  }
+}
+
+interface PlaywrightJson {
+  stats: { expected: number; unexpected: number; skipped: number; flaky: number; duration: number };
+}
+
+/** Runs the Playwright suite against `baseUrl` (or, without one, a fresh stack it serves itself). */
+export async function runPlaywright(
+  options: { baseUrl?: string; environment?: string; reportDir: string },
+  io: CommandIO,
+): Promise<E2eResult> {
+  const started = Date.now();
+  const env: NodeJS.ProcessEnv = { ...process.env, E2E_REPORT_DIR: options.reportDir };
+  if (options.baseUrl) env.E2E_BASE_URL = options.baseUrl;
+  else delete env.E2E_BASE_URL;
+  if (options.environment) env.E2E_ENVIRONMENT = options.environment;
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn("pnpm", ["--filter", "@codex/web", "exec", "playwright", "test"], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) io.out(`  ${line}`);
+    };
+    child.stdout.on("data", forward);
+    child.stderr.on("data", forward);
+    child.on("error", reject);
+    child.on("close", (c) => resolve(c ?? 1));
+  });
+  const report = JSON.parse(
+    await readFile(join(options.reportDir, "results.json"), "utf8").catch(() => "null"),
+  ) as PlaywrightJson | null;
+  if (!report)
+    throw new PipelineError("TESTS_FAILED", `Playwright ended (exit ${code}) without a report`);
+  const screenshotsDir = join(options.reportDir, "screenshots");
+  const screenshots = (await readdir(screenshotsDir).catch(() => [] as string[]))
+    .filter((f) => f.endsWith(".png"))
+    .sort()
+    .map((f) => join(screenshotsDir, f));
+  return {
+    passed: report.stats.expected + report.stats.flaky,
+    failed: report.stats.unexpected + (code !== 0 && report.stats.unexpected === 0 ? 1 : 0),
+    skipped: report.stats.skipped,
+    durationMs: Date.now() - started,
+    reportDir: options.reportDir,
+    screenshots,
+  };
+}
+
+/** e2e [--pr N | --base-url URL]: the Playwright suite; with --pr, its results join the summary. */
+export async function e2e(options: E2eOptions, io: CommandIO): Promise<E2eResult> {
+  if (options.pr !== undefined && options.baseUrl !== undefined) {
+    throw userError("INVALID_ARGUMENT", "give either --pr N or --base-url URL, not both");
+  }
+  if (options.baseUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(options.baseUrl)) {
+    throw userError(
+      "INVALID_ARGUMENT",
+      `--base-url must be an http(s) URL (got "${options.baseUrl}")`,
+    );
+  }
+  const environment = options.pr === undefined ? undefined : previewEnvironment(options.pr);
+  await assertChromium();
+  const ctx = localContext(io);
+  const { progress } = ctx;
+  let baseUrl = options.baseUrl;
+  let reportDir = join(REPO_ROOT, "reports", "e2e");
+  if (environment) {
+    const deployed = (await ctx.workers.list()).find((e) => e.name === environment.name);
+    if (!deployed?.version) {
+      throw userError(
+        "NOT_FOUND",
+        `${environment.name} is not deployed`,
+        `Deploy it first: pnpm preview-deploy --pr ${environment.pr}`,
+      );
+    }
+    await ctx.host();
+    baseUrl = deployed.urls.web;
+    reportDir = join(ctx.paths.env(environment.name), "e2e");
+  }
+  const result = await progress.step(
+    `e2e against ${baseUrl ?? "a fresh local stack"}`,
+    () =>
+      runPlaywright(
+        {
+          ...(baseUrl ? { baseUrl } : {}),
+          ...(environment ? { environment: environment.name } : {}),
+          reportDir,
+        },
+        io,
+      ),
+    (r) => `${r.passed} passed, ${r.failed} failed`,
+  );
+  if (environment) {
+    const summaryFile = join(ctx.paths.env(environment.name), "summary.json");
+    const summary = await readJson<Summary>(summaryFile);
+    if (summary) {
+      const dir = ctx.paths.env(environment.name);
+      summary.e2e = {
+        passed: result.passed,
+        failed: result.failed,
+        skipped: result.skipped,
+        durationMs: result.durationMs,
+        reportDir: relative(dir, join(reportDir, "html", "index.html")),
+        screenshots: result.screenshots.map((s) => relative(dir, s)),
+      };
+      summary.updatedAt = new Date().toISOString();
+      await ctx.publish(summary);
+    }
+  }
+  progress.line();
+  progress.line(
+    `${result.failed ? "✗" : "✓"} e2e: ${result.passed} passed, ${result.failed} failed in ${formatDuration(result.durationMs)}`,
+  );
+  progress.line(`  report       ${join(reportDir, "html", "index.html")}`);
+  progress.line(`  screenshots  ${join(reportDir, "screenshots")}`);
+  if (result.failed) throw new PipelineError("TESTS_FAILED", `${result.failed} e2e test(s) failed`);
+  return result;
+}

@@ -1,0 +1,174 @@
+import { join, relative } from "node:path";
+import { migrate } from "@codex/database/migrate";
+import { deriveStack, loadStack } from "../core/derive";
+import { databaseName, previewEnvironment } from "../core/environments";
+import { PipelineError } from "../errors";
+import { REPO_ROOT, withLock } from "../local/state";
+import { formatDuration } from "../progress";
+import type { Summary, TestResult } from "../providers/review/shared";
+import { smokeCheck } from "../smoke";
+import { localContext, type CommandIO } from "./context";
+import { assertChromium, runPlaywright } from "./e2e";
+import { runPlatformTests } from "./platform-tests";
+
+export interface PreviewDeployOptions {
+  pr: string;
+  skipTests?: boolean;
+  reset?: boolean;
+  /** Also run the Playwright suite against the new environment, with screenshots in the summary. */
+  e2e?: boolean;
+  /** Build new bundles even when nothing changed (a new version). */
+  rebuild?: boolean;
+}
+
+/**
+ * preview-deploy --pr N: an isolated, browsable copy of the whole stack for PR N. Running it
+ * again updates the environment in place.
+ */
+export async function previewDeploy(
+  options: PreviewDeployOptions,
+  io: CommandIO,
+): Promise<Summary> {
+  // Validate everything before anything is created.
+  const environment = previewEnvironment(options.pr);
+  const stack = deriveStack(loadStack(REPO_ROOT), environment);
+  const ctx = localContext(io);
+  const { progress } = ctx;
+  const urls = ctx.workers.urls(environment);
+  const summary: Summary = {
+    environment: environment.name,
+    target: "local",
+    status: "in-progress",
+    urls,
+    database: null,
+    steps: progress.steps,
+    updatedAt: new Date().toISOString(),
+  };
+
+  progress.line(`preview-deploy ${environment.name} (local target)`);
+  return withLock(ctx.paths, environment.name, async () => {
+    try {
+      const { database } = await progress.step(
+        "start the local host",
+        () => ctx.host(),
+        (h) => `Postgres on ${h.status.pgPort}, Workers on ${h.status.port}`,
+      );
+      await progress.step(
+        "prepare main",
+        () => database.ensureMain(),
+        (m) => (m.created ? "created, migrated and seeded" : "ready"),
+      );
+      await ctx.workers.register(environment, databaseName(environment));
+      const branch = await progress.step(
+        options.reset ? "re-copy the database branch from main" : "branch the database from main",
+        () => database.ensure(environment, { reset: options.reset ?? false }),
+        (b) => `${b.name} ${b.created ? "created" : "reused"}`,
+      );
+      const migrations = await progress.step(
+        "migrate the branch",
+        () => migrate(branch.url),
+        (m) => (m.applied.length ? `applied ${m.applied.join(", ")}` : "none pending"),
+      );
+      summary.database = {
+        branch: branch.name,
+        migrationsApplied: migrations.applied,
+        migrationsTotal: migrations.total,
+      };
+
+      if (options.skipTests || process.env.CODEX_NESTED_RUN) {
+        summary.testsSkipped = true;
+        progress.skip("run the platform tests", options.skipTests ? "--skip-tests" : "nested run");
+      } else {
+        const tests = await progress.step(
+          "run the platform tests against the branch",
+          () => runPlatformTests({ databaseUrl: branch.url }),
+          (t) => `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`,
+        );
+        summary.tests = {
+          passed: tests.passed,
+          failed: tests.failed,
+          skipped: tests.skipped,
+          durationMs: tests.durationMs,
+        } satisfies TestResult;
+        if (tests.failed > 0) {
+          throw new PipelineError(
+            "TESTS_FAILED",
+            `${tests.failed} test(s) failed:\n${tests.failures
+              .slice(0, 10)
+              .map((f) => `  - ${f}`)
+              .join("\n")}`,
+            {
+              hint: "Nothing was deployed. Fix the tests, or pass --skip-tests to deploy anyway.",
+            },
+          );
+        }
+      }
+
+      const deployed = await progress.step(
+        "build and deploy the three Workers",
+        () =>
+          ctx.workers.deploy(stack, { database: branch.name, rebuild: options.rebuild ?? false }),
+        (d) => `${d.version}${d.built ? "" : " (unchanged: bundles reused)"}`,
+      );
+      summary.version = deployed.version;
+
+      await progress.step("smoke-check web, auth and webhook", async () => {
+        const checks = await Promise.all(
+          (["web", "auth", "webhook"] as const).map((kind) =>
+            smokeCheck(ctx.port, new URL(urls[kind]).hostname, environment.name),
+          ),
+        );
+        const failed = checks.filter((c) => !c.ok);
+        if (failed.length) {
+          throw new PipelineError(
+            "SMOKE_FAILED",
+            failed.map((c) => `${c.url}: ${c.detail}`).join("\n"),
+          );
+        }
+        return checks;
+      });
+      summary.status = "deployed";
+      if (options.e2e) {
+        await assertChromium();
+        const reportDir = join(ctx.paths.env(environment.name), "e2e");
+        const result = await progress.step(
+          "e2e against the preview",
+          () => runPlaywright({ baseUrl: urls.web, environment: environment.name, reportDir }, io),
+          (r) => `${r.passed} passed, ${r.failed} failed`,
+        );
+        const dir = ctx.paths.env(environment.name);
+        summary.e2e = {
+          passed: result.passed,
+          failed: result.failed,
+          skipped: result.skipped,
+          durationMs: result.durationMs,
+          reportDir: relative(dir, join(reportDir, "html", "index.html")),
+          screenshots: result.screenshots.map((s) => relative(dir, s)),
+        };
+        if (result.failed)
+          throw new PipelineError(
+            "TESTS_FAILED",
+            `${result.failed} e2e test(s) failed against ${urls.web}`,
+          );
+      }
+    } catch (error) {
+      summary.status = "failed";
+      summary.error = (error as Error).message;
+      throw error;
+    } finally {
+      summary.updatedAt = new Date().toISOString();
+      const published = await ctx.publish(summary).catch(() => undefined);
+      progress.line();
+      progress.line(
+        `${summary.status === "deployed" ? "✓" : "✗"} ${environment.name} ${summary.status} in ${formatDuration(progress.elapsedMs)}`,
+      );
+      if (summary.status === "deployed") {
+        progress.line(`  web      ${urls.web}`);
+        progress.line(`  auth     ${urls.auth}`);
+        progress.line(`  webhook  ${urls.webhook}`);
+      }
+      if (published) progress.line(`  summary  ${published.location}`);
+    }
+    return summary;
+  });
+}

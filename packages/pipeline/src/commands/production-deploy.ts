@@ -1,0 +1,131 @@
+import { migrate } from "@codex/database/migrate";
+import { deriveStack, loadStack } from "../core/derive";
+import { databaseName, PRODUCTION } from "../core/environments";
+import { PipelineError } from "../errors";
+import { REPO_ROOT, withLock } from "../local/state";
+import { formatDuration } from "../progress";
+import type { Summary } from "../providers/review/shared";
+import { smokeCheck } from "../smoke";
+import { localContext, type CommandIO } from "./context";
+
+async function smokeAll(port: number, urls: Summary["urls"], environment: string): Promise<void> {
+  if (!urls) return;
+  const checks = await Promise.all(
+    (["web", "auth", "webhook"] as const).map((kind) =>
+      smokeCheck(port, new URL(urls[kind]).hostname, environment),
+    ),
+  );
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length)
+    throw new PipelineError("SMOKE_FAILED", failed.map((c) => `${c.url}: ${c.detail}`).join("\n"));
+}
+
+/**
+ * production-deploy: try the pending migrations on a throwaway copy of main, migrate main, deploy
+ * production, smoke-check it, and on failure put the previous version back and say so.
+ */
+export async function productionDeploy(
+  options: { rebuild?: boolean },
+  io: CommandIO,
+): Promise<Summary> {
+  const environment = PRODUCTION;
+  const stack = deriveStack(loadStack(REPO_ROOT), environment);
+  const ctx = localContext(io);
+  const { progress } = ctx;
+  const urls = ctx.workers.urls(environment);
+  const summary: Summary = {
+    environment: environment.name,
+    target: "local",
+    status: "in-progress",
+    urls,
+    database: null,
+    steps: progress.steps,
+    updatedAt: new Date().toISOString(),
+  };
+  progress.line("production-deploy (local target)");
+  return withLock(ctx.paths, environment.name, async () => {
+    let previous: string | undefined;
+    let deployed = false;
+    try {
+      const { database } = await progress.step("start the local host", () => ctx.host());
+      const main = await progress.step(
+        "prepare main",
+        () => database.ensureMain(),
+        (m) => (m.created ? "created, migrated and seeded" : "ready"),
+      );
+      await progress.step(
+        "try the pending migrations on a throwaway copy of main",
+        async () => {
+          const scratch = await database.scratch("migration_check");
+          try {
+            return await migrate(scratch.url);
+          } catch (error) {
+            throw new PipelineError(
+              "MIGRATION_FAILED",
+              `a migration fails on a copy of main, so main was not touched: ${(error as Error).message}`,
+              {
+                cause: error,
+                hint: "Fix the migration; production still serves the previous version.",
+              },
+            );
+          } finally {
+            await scratch.drop();
+          }
+        },
+        (m) => (m.applied.length ? `${m.applied.length} pending, all apply` : "none pending"),
+      );
+      const migrations = await progress.step(
+        "migrate main",
+        () => migrate(main.url),
+        (m) => (m.applied.length ? `applied ${m.applied.join(", ")}` : "none pending"),
+      );
+      summary.database = {
+        branch: databaseName(environment),
+        migrationsApplied: migrations.applied,
+        migrationsTotal: migrations.total,
+      };
+      previous = (await ctx.workers.list()).find((e) => e.name === environment.name)?.version;
+      const result = await progress.step(
+        "build and deploy the Workers, then web",
+        () =>
+          ctx.workers.deploy(stack, {
+            database: databaseName(environment),
+            rebuild: options.rebuild ?? false,
+          }),
+        (d) => `${d.version}${d.built ? "" : " (unchanged: bundles reused)"}`,
+      );
+      deployed = true;
+      summary.version = result.version;
+      await progress.step("smoke-check production", () =>
+        smokeAll(ctx.port, urls, environment.name),
+      );
+      await progress.step("refresh the snapshot new previews copy", () =>
+        database.refreshFromMain(),
+      );
+      summary.status = "deployed";
+    } catch (error) {
+      summary.status = "failed";
+      summary.error = (error as Error).message;
+      if (deployed && previous && previous !== summary.version) {
+        const back = await progress
+          .step(`roll back to ${previous}`, () => ctx.workers.rollback(environment, previous))
+          .catch(() => undefined);
+        if (back)
+          summary.error += `\nRolled back from ${back.from} to ${back.to}: production serves ${back.to} again.`;
+      }
+      throw error;
+    } finally {
+      summary.updatedAt = new Date().toISOString();
+      const published = await ctx.publish(summary).catch(() => undefined);
+      progress.line();
+      progress.line(
+        `${summary.status === "deployed" ? "✓" : "✗"} production ${summary.status} in ${formatDuration(progress.elapsedMs)}`,
+      );
+      if (summary.status === "deployed") progress.line(`  web      ${urls.web}`);
+      if (summary.error && summary.status === "failed")
+        progress.line(`  why      ${summary.error.split("\n").join("\n           ")}`);
+      if (published) progress.line(`  summary  ${published.location}`);
+    }
+    return summary;
+  });
+}

@@ -1,0 +1,77 @@
+import { hostStatus } from "../local/host-client";
+import { localContext, type CommandIO } from "./context";
+
+export interface StatusReport {
+  host: {
+    running: boolean;
+    port?: number;
+    pgPort?: number;
+    pid?: number;
+    rssMb?: number;
+    uptimeS?: number;
+  };
+  environments: {
+    name: string;
+    version?: string;
+    versions: string[];
+    web: string;
+    branch: string;
+    live: boolean;
+  }[];
+}
+
+/** status: environments, URLs, branches, versions, and the host's health. */
+export async function status(options: { json?: boolean }, io: CommandIO): Promise<StatusReport> {
+  const ctx = localContext(io);
+  const host = await hostStatus(ctx.paths);
+  const live = new Set(host?.environments.map((e) => e.name) ?? []);
+  const { readRegistry } = await import("../local/registry");
+  const registry = await readRegistry(ctx.paths);
+  const deployed = await ctx.workers.list();
+  const report: StatusReport = {
+    host: host
+      ? {
+          running: true,
+          port: host.port,
+          pgPort: host.pgPort,
+          pid: host.pid,
+          rssMb: Math.round(host.rssBytes / 1048576),
+          uptimeS: Math.round(host.uptimeMs / 1000),
+        }
+      : { running: false },
+    environments: deployed
+      .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }))
+      .map((e) => ({
+        name: e.name,
+        ...(e.version ? { version: e.version } : {}),
+        versions: e.versions,
+        web: e.urls.web,
+        branch: registry.environments[e.name]?.database ?? "",
+        live: live.has(e.name),
+      })),
+  };
+  if (options.json) {
+    io.out(JSON.stringify(report, null, 2));
+    return report;
+  }
+  io.out(
+    host
+      ? `local host: running (pid ${host.pid}), Workers on http://localhost:${host.port}, Postgres on 127.0.0.1:${host.pgPort}, ${report.host.rssMb} MB resident, up ${report.host.uptimeS} s`
+      : "local host: not running (the next deploy starts it)",
+  );
+  if (!report.environments.length) {
+    io.out("no environments. Create one with: pnpm preview-deploy --pr 1");
+    return report;
+  }
+  io.out("");
+  io.out(
+    `${"environment".padEnd(16)}${"version".padEnd(10)}${"branch".padEnd(12)}${"state".padEnd(10)}url`,
+  );
+  for (const env of report.environments) {
+    const state = env.live ? "live" : env.version ? "stopped" : "deploying";
+    io.out(
+      `${env.name.padEnd(16)}${(env.version ?? "-").padEnd(10)}${env.branch.padEnd(12)}${state.padEnd(10)}${env.web}`,
+    );
+  }
+  return report;
+}

@@ -1,0 +1,167 @@
+/**
+ * The resident local host: one process that owns the embedded Postgres server and one Miniflare
+ * instance serving every environment in the registry on one port. The pipeline starts it on
+ * demand (detached) and tells it to reload after each change. On start it serves whatever the
+ * registry holds, so a crash or a reboot loses nothing but the time to restart.
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import { startEmbeddedServer, type EmbeddedServer } from "@codex/database/embedded";
+import type { WranglerConfig } from "../core/derive";
+import {
+  buildMiniflareOptions,
+  liveEnvironments,
+  type EnvironmentInputs,
+  type LiveEnvironment,
+} from "./miniflare-options";
+import { readRegistry, type Version } from "./registry";
+import { readJson, statePaths, writeFileAtomic, type StatePaths } from "./state";
+
+export interface HostInfo {
+  pid: number;
+  /** Where the environments are served. */
+  port: number;
+  /** The control API (reload, status, shutdown), on loopback. */
+  controlPort: number;
+  pgPort: number;
+  startedAt: string;
+}
+
+export interface HostStatus extends HostInfo {
+  uptimeMs: number;
+  rssBytes: number;
+  environments: LiveEnvironment[];
+}
+
+function log(message: string, fields: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
+}
+
+function bundleExists(version: Version): boolean {
+  return (
+    version.workers.every((w) => existsSync(join(w.bundleDir, w.main))) &&
+    existsSync(version.assetsDir)
+  );
+}
+
+async function environmentInputs(
+  paths: StatePaths,
+  registry: Awaited<ReturnType<typeof readRegistry>>,
+  pg: EmbeddedServer,
+): Promise<(name: string) => EnvironmentInputs> {
+  const inputs: Record<string, EnvironmentInputs> = {};
+  for (const record of Object.values(registry.environments)) {
+    const version = record.versions.find((v) => v.id === record.current);
+    if (!version) continue;
+    const configs: Record<string, WranglerConfig> = {};
+    for (const worker of version.workers) {
+      const config = await readJson<WranglerConfig>(worker.configPath).catch(() => undefined);
+      if (config) configs[worker.name] = config;
+    }
+    const secrets =
+      (await readJson<Record<string, string>>(join(paths.env(record.name), "secrets.json"))) ?? {};
+    inputs[record.name] = { configs, secrets, databaseUrl: pg.urlFor(record.database) };
+  }
+  return (name) => inputs[name] ?? { configs: {}, secrets: {}, databaseUrl: "" };
+}
+
+export async function runHost(port: number, paths: StatePaths = statePaths()): Promise<void> {
+  const startedAt = new Date();
+  const previous = await readJson<HostInfo>(paths.hostFile);
+  // Keep Postgres on the port it had, so that nothing that remembered it goes stale.
+  const pg = await startEmbeddedServer({
+    dataDir: paths.pgData,
+    ...(previous?.pgPort ? { port: previous.pgPort } : {}),
+    durable: false,
+  }).catch(async (error: unknown) => {
+    if (!previous?.pgPort) throw error;
+    log("postgres could not take its previous port; picking another", { error: String(error) });
+    return startEmbeddedServer({ dataDir: paths.pgData, durable: false });
+  });
+  log("postgres ready", { port: pg.port });
+
+  let live: LiveEnvironment[] = [];
+  const options = async () => {
+    const registry = await readRegistry(paths);
+    live = liveEnvironments(registry, port, bundleExists);
+    return buildMiniflareOptions(registry, await environmentInputs(paths, registry, pg), {
+      port,
+      live,
+    });
+  };
+  const miniflare = new Miniflare(await options());
+  await miniflare.ready;
+  log("workers ready", { port, environments: live.map((e) => e.name) });
+
+  let reloading = Promise.resolve();
+  const reload = () => {
+    reloading = reloading.then(async () => {
+      await miniflare.setOptions(await options());
+      log("reloaded", { environments: live.map((e) => e.name) });
+    });
+    return reloading;
+  };
+
+  const control: Server = createServer((request, response) => {
+    const reply = (status: number, body: unknown) => {
+      response.writeHead(status, { "content-type": "application/json" });
+      response.end(JSON.stringify(body));
+    };
+    const status = (): HostStatus => ({
+      ...info,
+      uptimeMs: Date.now() - startedAt.getTime(),
+      rssBytes: process.memoryUsage().rss,
+      environments: live,
+    });
+    if (request.method === "GET" && request.url === "/status") return reply(200, status());
+    if (request.method === "POST" && request.url === "/reload") {
+      reload().then(
+        () => reply(200, status()),
+        (error: unknown) => {
+          log("reload failed", { error: String(error) });
+          reply(500, { error: String(error) });
+        },
+      );
+      return;
+    }
+    if (request.method === "POST" && request.url === "/shutdown") {
+      reply(200, { stopping: true });
+      void shutdown("requested");
+      return;
+    }
+    reply(404, { error: "not_found" });
+  });
+  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
+  const address = control.address();
+  const info: HostInfo = {
+    pid: process.pid,
+    port,
+    controlPort: typeof address === "object" && address ? address.port : 0,
+    pgPort: pg.port,
+    startedAt: startedAt.toISOString(),
+  };
+  await writeFileAtomic(paths.hostFile, `${JSON.stringify(info, null, 2)}\n`);
+  log("host ready", { ...info });
+
+  let stopping = false;
+  async function shutdown(reason: string) {
+    if (stopping) return;
+    stopping = true;
+    log("stopping", { reason });
+    control.close();
+    await miniflare.dispose().catch(() => {});
+    await pg.stop().catch(() => {});
+    process.exit(0);
+  }
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/** Reads the host's pid file (whether or not the host still runs). */
+export async function readHostInfo(paths: StatePaths): Promise<HostInfo | undefined> {
+  const text = await readFile(paths.hostFile, "utf8").catch(() => undefined);
+  return text ? (JSON.parse(text) as HostInfo) : undefined;
+}

@@ -1,0 +1,78 @@
+/**
+ * Progress for long commands: each step prints its name when it starts and its elapsed time when
+ * it ends; a step still running says so every few seconds. Every command ends with a summary.
+ */
+import type { StepResult } from "./providers/review/shared";
+
+export interface ProgressOptions {
+  write?: (line: string) => void;
+  /** How often a running step reports its elapsed time. */
+  tickMs?: number;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const minutes = Math.floor(ms / 60_000);
+  return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export class Progress {
+  readonly steps: StepResult[] = [];
+  private readonly write: (line: string) => void;
+  private readonly tickMs: number;
+  private readonly started = Date.now();
+
+  constructor(options: ProgressOptions = {}) {
+    this.write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
+    this.tickMs = options.tickMs ?? 10_000;
+  }
+
+  /** Runs one step; its failure is recorded, printed and rethrown. */
+  async step<T>(
+    name: string,
+    fn: () => Promise<T>,
+    detail?: (value: T) => string | undefined,
+  ): Promise<T> {
+    const started = Date.now();
+    this.write(`▸ ${name}`);
+    const ticker = setInterval(
+      () => this.write(`  … ${name} (${formatDuration(Date.now() - started)})`),
+      this.tickMs,
+    );
+    ticker.unref();
+    try {
+      const value = await fn();
+      const durationMs = Date.now() - started;
+      const note = detail?.(value);
+      this.steps.push({ name, status: "ok", durationMs, ...(note ? { detail: note } : {}) });
+      this.write(`  ✓ ${name} (${formatDuration(durationMs)})${note ? ` — ${note}` : ""}`);
+      return value;
+    } catch (error) {
+      const durationMs = Date.now() - started;
+      this.steps.push({
+        name,
+        status: "failed",
+        durationMs,
+        detail: (error as Error).message.split("\n")[0] ?? "",
+      });
+      this.write(`  ✗ ${name} (${formatDuration(durationMs)})`);
+      throw error;
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  skip(name: string, why: string): void {
+    this.steps.push({ name, status: "skipped", durationMs: 0, detail: why });
+    this.write(`▸ ${name}: skipped (${why})`);
+  }
+
+  get elapsedMs(): number {
+    return Date.now() - this.started;
+  }
+
+  line(text = ""): void {
+    this.write(text);
+  }
+}

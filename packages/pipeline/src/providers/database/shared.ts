@@ -1,0 +1,35 @@
+import type { Environment } from "../../core/environments";
+
+export interface Branch {
+  /** The provider's name for it: a Neon branch name, or a local database name. */
+  name: string;
+  environment: string;
+  url: string;
+  /** True when this call made it (false: it already existed and was reused). */
+  created: boolean;
+}
+
+export interface BranchInfo {
+  name: string;
+  environment: string;
+  createdAt?: string;
+}
+
+/**
+ * Database branches: a copy of main per environment. The local implementation copies a template
+ * database (O(size) of main); Neon creates a copy-on-write branch (O(1)).
+ */
+export interface DatabaseBranches {
+  /** Makes sure main exists and is migrated (and, locally, seeded on first use). */
+  ensureMain(): Promise<{ url: string; created: boolean }>;
+  /** The environment's branch, made from main when missing; `reset` re-copies it. */
+  ensure(environment: Environment, options?: { reset?: boolean }): Promise<Branch>;
+  url(environment: Environment): Promise<string>;
+  list(): Promise<BranchInfo[]>;
+  /** Deletes the branch; false when there was none. */
+  delete(environment: Environment): Promise<boolean>;
+  /** A throwaway copy of main for trying migrations; `drop` removes it. */
+  scratch(label: string): Promise<{ url: string; drop(): Promise<void> }>;
+  /** Makes newly created branches start from main as it is now. */
+  refreshFromMain(): Promise<void>;
+}

@@ -1,0 +1,519 @@
+/**
+ * The review channel's two renderings of a {@link Summary}: GitHub-flavoured Markdown (the
+ * summary file, and the body of the sticky PR comment) and a self-contained HTML page. Both are
+ * pure: the same summary and secrets give the same text.
+ *
+ * Every string of the summary is scrubbed before it is formatted, so a secret is removed while it
+ * is still whole (escaping or URL encoding would otherwise hide it from the scrubber).
+ */
+import { createScrubber, scrubDeep } from "./scrub";
+import {
+  SUMMARY_MARKER,
+  type StepResult,
+  type StepStatus,
+  type Summary,
+  type TestResult,
+} from "./shared";
+
+export interface RenderOptions {
+  /** Known secret values (tokens, passwords, connection strings) to replace with "[REDACTED]". */
+  secrets?: readonly string[];
+}
+
+const SERVICES = ["web", "auth", "webhook"] as const;
+
+const STATUS_WORDS: Record<Summary["status"], string> = {
+  deployed: "deployed",
+  failed: "failed",
+  deleted: "deleted",
+  "in-progress": "in progress",
+};
+
+// ---------------------------------------------------------------------------------------------
+// Formatting shared by both renderings
+
+/** "850 ms", "1.2 s", "2 min 5 s", "1 h 3 min"; "–" for a negative or non-finite value. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "–";
+  // Rounded before choosing the unit, so 999.7 ms reads "1.0 s" and not "1000 ms".
+  if (Math.round(ms) < 1000) return `${Math.round(ms)} ms`;
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** "42 passed, 0 failed, 1 skipped in 12.3 s". */
+export function formatTestCounts(result: TestResult): string {
+  return (
+    `${count(result.passed)} passed, ${count(result.failed)} failed, ` +
+    `${count(result.skipped)} skipped in ${formatDuration(result.durationMs)}`
+  );
+}
+
+function count(value: number): string {
+  return Number.isFinite(value) ? String(value) : "?";
+}
+
+/** "2025-05-01 12:34:56 UTC", the same on every machine; an unparsable value is shown as is. */
+function formatTime(iso: string): { text: string; datetime: string | null } {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return { text: iso, datetime: null };
+  const datetime = date.toISOString();
+  return { text: `${datetime.slice(0, 19).replace("T", " ")} UTC`, datetime };
+}
+
+function statusWord(status: Summary["status"]): string {
+  return STATUS_WORDS[status] ?? String(status);
+}
+
+/** "Preview preview-12", "Environment production". */
+function environmentLabel(environment: string): string {
+  return `${environment.startsWith("preview-") ? "Preview" : "Environment"} ${environment}`;
+}
+
+function isFailedOrHasError(summary: Summary): boolean {
+  return summary.status === "failed" || (summary.error ?? "").trim() !== "";
+}
+
+function errorText(summary: Summary): string {
+  const error = (summary.error ?? "").replace(/\r\n?/g, "\n").trim();
+  return error === "" ? "No reason was recorded." : error;
+}
+
+/** What to say instead of URLs or database details when there are none. */
+function absentText(summary: Summary): string {
+  if (summary.status === "deleted") return "None: the environment was deleted.";
+  if (summary.status === "in-progress") return "Not available yet.";
+  return "Not available.";
+}
+
+function testsText(summary: Summary): { counts: string; reason?: string } {
+  if (summary.testsSkipped) return { counts: "Skipped (--skip-tests)" };
+  if (!summary.tests) return { counts: "Not run" };
+  const reason = summary.tests.skipped_reason?.trim();
+  return { counts: formatTestCounts(summary.tests), ...(reason ? { reason } : {}) };
+}
+
+/** What follows "Updated <time>" on the last line, each part after a " · ". */
+function footerParts(summary: Summary): string[] {
+  const parts = [`target ${summary.target}`];
+  if (summary.version) parts.push(`version ${summary.version}`);
+  if (summary.commit) parts.push(`commit ${summary.commit}`);
+  return parts;
+}
+
+/** The link target of an http(s) URL, without any credentials; null for anything else. */
+function webHref(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return null;
+  parsed.username = "";
+  parsed.password = "";
+  return parsed.href;
+}
+
+/**
+ * The link target of a file path relative to the summary's folder (or an absolute one). Every
+ * segment is percent-encoded, so a "javascript:" or "https:" path stays a relative file path, and
+ * repeated slashes are collapsed, so "//host/x.png" cannot become a request to another host.
+ */
+function fileHref(path: string): string {
+  const slashed = path
+    .trim()
+    .replace(/\\/g, "/")
+    .replace(/\/{2,}/g, "/");
+  const drive = /^[A-Za-z]:\//.test(slashed);
+  const encoded = slashed
+    .split("/")
+    .map((segment, index) => (drive && index === 0 ? segment : encodeSegment(segment)))
+    .join("/");
+  return drive ? `file:///${encoded}` : encoded;
+}
+
+function encodeSegment(segment: string): string {
+  // encodeURIComponent throws on a lone surrogate; U+FFFD keeps the rest of the path readable.
+  const wellFormed = segment.replace(
+    /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    "\uFFFD",
+  );
+  return encodeURIComponent(wellFormed);
+}
+
+/** The Playwright report: an http(s) URL as is, else its folder's index.html. */
+function reportHref(reportDir: string): string {
+  const web = webHref(reportDir);
+  if (web) return web;
+  const trimmed = reportDir.trim().replace(/[\\/]+$/, "");
+  return fileHref(/\.html?$/i.test(trimmed) ? trimmed : `${trimmed || "."}/index.html`);
+}
+
+/** "screenshots/checkout-done.png" -> "checkout done". */
+function screenshotName(path: string): string {
+  const file = path.split(/[\\/]/).pop() ?? "";
+  const name = file
+    .replace(/\.[^.]*$/, "")
+    .replace(/[-_]+/g, " ")
+    .trim();
+  return name || "screenshot";
+}
+
+/** A copy of the summary with every secret and URL credential removed from every string. */
+function clean(summary: Summary, options: RenderOptions): Summary {
+  return scrubDeep(summary, createScrubber(options.secrets ?? []));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markdown
+
+/**
+ * The summary as GitHub-flavoured Markdown. Its first line is {@link SUMMARY_MARKER}, so the same
+ * text can be posted as a sticky PR comment and found again.
+ *
+ * Free text (step details, the error, the skip reason) goes into code spans and code blocks,
+ * where GitHub neither renders HTML nor turns "@codex/pipeline" into a team mention.
+ */
+export function renderMarkdown(summary: Summary, options: RenderOptions = {}): string {
+  const s = clean(summary, options);
+  const blocks: string[] = [
+    `${SUMMARY_MARKER(s.environment)}\n## ${mdText(environmentLabel(s.environment))} — ${mdText(statusWord(s.status))}`,
+  ];
+
+  if (isFailedOrHasError(s)) {
+    blocks.push("### Error", mdCodeBlock(errorText(s)));
+  }
+
+  blocks.push("### URLs");
+  const urls = s.urls;
+  blocks.push(
+    urls
+      ? mdTable(
+          ["Service", "URL"],
+          SERVICES.map((service) => [service, mdUrl(urls[service])]),
+        )
+      : absentText(s),
+  );
+
+  blocks.push("### Database");
+  if (s.database) {
+    const applied = s.database.migrationsApplied;
+    const total = `(${count(s.database.migrationsTotal)} in total)`;
+    blocks.push(
+      `Branch ${mdCode(s.database.branch)}  \n` +
+        (applied.length > 0
+          ? `Migrations applied: ${applied.map((name) => mdCode(name)).join(", ")} ${total}`
+          : `Migrations: none pending ${total}`),
+    );
+  } else {
+    blocks.push(absentText(s));
+  }
+
+  blocks.push("### Steps");
+  blocks.push(
+    s.steps.length > 0
+      ? mdTable(
+          ["Step", "Status", "Duration", "Detail"],
+          s.steps.map((step) => [
+            mdText(step.name),
+            mdText(step.status),
+            stepDuration(step),
+            step.detail ? mdCode(step.detail, { inTable: true }) : "",
+          ]),
+        )
+      : "No steps yet.",
+  );
+
+  blocks.push("### Tests");
+  const tests = testsText(s);
+  blocks.push(
+    `**Unit and integration:** ${mdText(tests.counts)}` +
+      (tests.reason ? ` (skipped: ${mdCode(tests.reason)})` : ""),
+  );
+  if (s.e2e) {
+    blocks.push(
+      `**End-to-end:** ${mdText(formatTestCounts(s.e2e))} · ` +
+        `[Playwright report](${mdDestination(reportHref(s.e2e.reportDir))})`,
+    );
+    for (const screenshot of s.e2e.screenshots) {
+      blocks.push(
+        `![${mdText(screenshotName(screenshot))}](${mdDestination(fileHref(screenshot))})`,
+      );
+    }
+  } else {
+    blocks.push("**End-to-end:** Not run");
+  }
+
+  const time = formatTime(s.updatedAt);
+  blocks.push([`Updated ${mdText(time.text)}`, ...footerParts(s).map(mdText)].join(" · "));
+  return `${blocks.join("\n\n")}\n`;
+}
+
+function stepDuration(step: StepResult): string {
+  return step.status === "skipped" && step.durationMs === 0 ? "–" : formatDuration(step.durationMs);
+}
+
+/**
+ * Inline text: one line, with every character that could start Markdown, HTML, an entity, math
+ * or a mention backslash-escaped. Line-start syntax ("#", "-", "1.") needs nothing, because this
+ * text never begins a line.
+ */
+function mdText(text: string): string {
+  return oneLine(text).replace(/[\\`*_[\]<>|~$&@#!]/g, "\\$&");
+}
+
+/** An inline code span that holds any text; `inTable` escapes "|", which GFM tables need even there. */
+function mdCode(text: string, options: { inTable?: boolean } = {}): string {
+  let body = oneLine(text);
+  if (body === "") return "";
+  if (options.inTable) body = body.replace(/\|/g, "\\|");
+  const fence = "`".repeat(longestRun(body, "`") + 1);
+  const pad = body.startsWith("`") || body.endsWith("`") || /^ .* $/.test(body) ? " " : "";
+  return `${fence}${pad}${body}${pad}${fence}`;
+}
+
+/** A fenced code block whose fence is longer than any backtick run inside, so it cannot close early. */
+function mdCodeBlock(text: string): string {
+  const fence = "`".repeat(Math.max(3, longestRun(text, "`") + 1));
+  return `${fence}text\n${text}\n${fence}`;
+}
+
+function mdUrl(url: string): string {
+  const href = webHref(url);
+  return href ? `[${mdText(url.trim())}](${mdDestination(href)})` : mdCode(url, { inTable: true });
+}
+
+/** A link destination: already URL-encoded, minus the few characters Markdown or a table reads. */
+function mdDestination(href: string): string {
+  return href.replace(
+    /[\s()<>|\\`"']/g,
+    (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`,
+  );
+}
+
+function mdTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  return [line(headers), line(headers.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, " ").trim();
+}
+
+function longestRun(text: string, char: string): number {
+  let longest = 0;
+  let current = 0;
+  for (const c of text) {
+    current = c === char ? current + 1 : 0;
+    longest = Math.max(longest, current);
+  }
+  return longest;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTML
+
+// Every text colour is at least 4.5:1 (WCAG AA) against both backgrounds, #ffffff and #f6f8fa.
+const STYLE = `
+:root { color-scheme: light; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; background: #ffffff; }
+main { max-width: 60rem; margin: 0 auto; padding: 1.5rem; }
+h1 { font-size: 1.5rem; margin: 0 0 1rem; }
+h2 { font-size: 1.125rem; margin: 1.5rem 0 0.5rem; padding-bottom: 0.25rem; border-bottom: 1px solid #d1d9e0; }
+p { margin: 0.5rem 0; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; vertical-align: top; padding: 0.375rem 0.75rem; border: 1px solid #d1d9e0; }
+th { background: #f6f8fa; }
+code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.875em; background: #f6f8fa; }
+code { padding: 0.1em 0.3em; border-radius: 4px; overflow-wrap: anywhere; }
+pre { padding: 0.75rem 1rem; border-radius: 6px; white-space: pre-wrap; overflow-wrap: anywhere; }
+a { color: #0969da; }
+a:focus-visible { outline: 2px solid #0969da; outline-offset: 2px; }
+.status { font-weight: 600; }
+.status-ok, .status-deployed { color: #1a7f37; }
+.status-failed { color: #cf222e; }
+.status-running, .status-in-progress { color: #9a6700; }
+.status-skipped, .status-deleted, .muted, figcaption, footer { color: #59636e; }
+figure { margin: 1rem 0; }
+img { max-width: 100%; height: auto; border: 1px solid #d1d9e0; }
+footer { margin-top: 2rem; font-size: 0.875rem; }
+`.trim();
+
+// Nothing may load from elsewhere: only the inline style and images beside the file (or from the
+// page's own origin when it is served).
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' file:; base-uri 'none'; form-action 'none'";
+
+const SUMMARY_STATUS_CLASSES: Record<Summary["status"], string> = {
+  deployed: "status-deployed",
+  failed: "status-failed",
+  deleted: "status-deleted",
+  "in-progress": "status-in-progress",
+};
+
+const STEP_STATUS_CLASSES: Record<StepStatus, string> = {
+  ok: "status-ok",
+  failed: "status-failed",
+  skipped: "status-skipped",
+  running: "status-running",
+};
+
+/**
+ * The summary as one self-contained HTML document: inline CSS, no scripts, nothing fetched from
+ * elsewhere. Every interpolated string is escaped.
+ */
+export function renderHtml(summary: Summary, options: RenderOptions = {}): string {
+  const s = clean(summary, options);
+  const label = environmentLabel(s.environment);
+  const word = statusWord(s.status);
+  const body: string[] = [
+    `<h1>${h(label)} — <span class="status ${SUMMARY_STATUS_CLASSES[s.status] ?? ""}">${h(word)}</span></h1>`,
+  ];
+
+  if (isFailedOrHasError(s)) {
+    body.push(section("error", "Error", `<pre>${h(errorText(s))}</pre>`));
+  }
+
+  const urls = s.urls;
+  body.push(
+    section(
+      "urls",
+      "URLs",
+      urls
+        ? htmlTable(
+            "urls-heading",
+            ["Service", "URL"],
+            SERVICES.map((service) => [h(service), htmlUrl(urls[service])]),
+          )
+        : `<p class="muted">${h(absentText(s))}</p>`,
+    ),
+  );
+
+  if (s.database) {
+    const applied = s.database.migrationsApplied;
+    const total = `(${count(s.database.migrationsTotal)} in total)`;
+    body.push(
+      section(
+        "database",
+        "Database",
+        `<p>Branch <code>${h(s.database.branch)}</code></p>\n` +
+          (applied.length > 0
+            ? `<p>Migrations applied: ${applied.map((name) => `<code>${h(name)}</code>`).join(", ")} ${h(total)}</p>`
+            : `<p>Migrations: none pending ${h(total)}</p>`),
+      ),
+    );
+  } else {
+    body.push(section("database", "Database", `<p class="muted">${h(absentText(s))}</p>`));
+  }
+
+  body.push(
+    section(
+      "steps",
+      "Steps",
+      s.steps.length > 0
+        ? htmlTable(
+            "steps-heading",
+            ["Step", "Status", "Duration", "Detail"],
+            s.steps.map((step) => [
+              h(step.name),
+              `<span class="status ${STEP_STATUS_CLASSES[step.status] ?? ""}">${h(step.status)}</span>`,
+              h(stepDuration(step)),
+              step.detail ? `<code>${h(step.detail)}</code>` : "",
+            ]),
+          )
+        : `<p class="muted">No steps yet.</p>`,
+    ),
+  );
+
+  const tests = testsText(s);
+  const testsLines = [
+    `<p><strong>Unit and integration:</strong> ${h(tests.counts)}` +
+      (tests.reason ? ` (skipped: <code>${h(tests.reason)}</code>)` : "") +
+      "</p>",
+  ];
+  if (s.e2e) {
+    testsLines.push(
+      `<p><strong>End-to-end:</strong> ${h(formatTestCounts(s.e2e))} · ` +
+        `<a href="${h(reportHref(s.e2e.reportDir))}">Playwright report</a></p>`,
+    );
+    for (const screenshot of s.e2e.screenshots) {
+      const name = screenshotName(screenshot);
+      // The caption is the path, not the name again, so a screen reader does not say it twice.
+      testsLines.push(
+        `<figure><img src="${h(fileHref(screenshot))}" alt="${h(name)}" loading="lazy">` +
+          `<figcaption>${h(screenshot)}</figcaption></figure>`,
+      );
+    }
+  } else {
+    testsLines.push(`<p><strong>End-to-end:</strong> Not run</p>`);
+  }
+  body.push(section("tests", "Tests", testsLines.join("\n")));
+
+  const time = formatTime(s.updatedAt);
+  const timeHtml = time.datetime
+    ? `<time datetime="${h(time.datetime)}">${h(time.text)}</time>`
+    : h(time.text);
+
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${h(CONTENT_SECURITY_POLICY)}">
+<meta name="referrer" content="no-referrer">
+<title>${h(`${label} — ${word}`)}</title>
+<style>
+${STYLE}
+</style>
+</head>
+<body>
+<main>
+${body.join("\n")}
+<footer><p>${[`Updated ${timeHtml}`, ...footerParts(s).map(h)].join(" · ")}</p></footer>
+</main>
+</body>
+</html>
+`;
+}
+
+/** Escapes text for an element's content or a double- or single-quoted attribute. */
+function h(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => HTML_ENTITIES[char] ?? char);
+}
+
+const HTML_ENTITIES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+function section(id: string, heading: string, content: string): string {
+  return `<section aria-labelledby="${id}-heading">\n<h2 id="${id}-heading">${h(heading)}</h2>\n${content}\n</section>`;
+}
+
+/** Cells are HTML already; the first column heads its row. */
+function htmlTable(
+  labelledBy: string,
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const head = headers.map((header) => `<th scope="col">${h(header)}</th>`).join("");
+  const bodyRows = rows.map(
+    ([first = "", ...rest]) =>
+      `<tr><th scope="row">${first}</th>${rest.map((cell) => `<td>${cell}</td>`).join("")}</tr>`,
+  );
+  return `<table aria-labelledby="${labelledBy}">\n<thead><tr>${head}</tr></thead>\n<tbody>\n${bodyRows.join("\n")}\n</tbody>\n</table>`;
+}
+
+function htmlUrl(url: string): string {
+  const href = webHref(url);
+  return href ? `<a href="${h(href)}">${h(url.trim())}</a>` : `<code>${h(url)}</code>`;
+}

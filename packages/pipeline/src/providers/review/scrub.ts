@@ -1,0 +1,76 @@
+/** What every removed secret is replaced with. */
+export const REDACTED = "[REDACTED]";
+
+// Credentials in any URL: postgres://user:pass@host, redis://:pass@host, https://token@host.
+// The authority stops at "/", "?", "#" or whitespace, and the greedy match backtracks to its
+// last "@", so a raw "@" inside a password is covered too. The scheme is capped at 32
+// characters to keep the scan linear. Same rule as @codex/observability's redactString, which
+// this package does not depend on.
+const URL_CREDENTIALS = /([A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/)[^\s/?#]*@/g;
+
+/**
+ * Returns a function that replaces every known secret value in a text with `[REDACTED]`, then
+ * strips credentials from every URL. A secret is also caught percent-encoded, the way a password
+ * sits inside a connection string. Blank values are ignored: they would match everywhere.
+ */
+export function createScrubber(secrets: readonly string[]): (text: string) => string {
+  const needles = new Set<string>();
+  for (const secret of secrets) {
+    if (secret.trim() === "") continue;
+    needles.add(secret);
+    needles.add(encodeURIComponentSafe(secret));
+  }
+  // Longest first, so a secret that contains another is replaced whole. One alternation means
+  // one pass: a short secret cannot match inside a "[REDACTED]" that an earlier one left.
+  const pattern =
+    needles.size === 0
+      ? null
+      : new RegExp(
+          [...needles]
+            .sort((a, b) => b.length - a.length)
+            .map(escapeRegExp)
+            .join("|"),
+          "g",
+        );
+  return (text) => {
+    const withoutSecrets = pattern ? text.replace(pattern, REDACTED) : text;
+    return withoutSecrets.replace(URL_CREDENTIALS, `$1${REDACTED}@`);
+  };
+}
+
+/** One-off form of {@link createScrubber}. */
+export function scrub(text: string, secrets: readonly string[]): string {
+  return createScrubber(secrets)(text);
+}
+
+/**
+ * A copy of `value` with every string in it (at any depth, in arrays and plain objects) passed
+ * through `scrubber`. Keys are left alone.
+ */
+export function scrubDeep<T>(value: T, scrubber: (text: string) => string): T {
+  return scrubValue(value, scrubber) as T;
+}
+
+function scrubValue(value: unknown, scrubber: (text: string) => string): unknown {
+  if (typeof value === "string") return scrubber(value);
+  if (Array.isArray(value)) return value.map((item: unknown) => scrubValue(item, scrubber));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, scrubValue(item, scrubber)]),
+    );
+  }
+  return value;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+// encodeURIComponent throws on a lone surrogate; such a secret is still caught raw.
+function encodeURIComponentSafe(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,41 @@
+import type { DerivedStack } from "../../core/derive";
+import type { Environment } from "../../core/environments";
+
+export interface StackUrls {
+  web: string;
+  auth: string;
+  webhook: string;
+}
+
+export interface DeployResult {
+  version: string;
+  urls: StackUrls;
+  /** False when the sources and configs were unchanged and the previous bundles were reused. */
+  built: boolean;
+}
+
+export interface DeployedEnvironment {
+  name: string;
+  version?: string;
+  versions: string[];
+  urls: StackUrls;
+  updatedAt: string;
+}
+
+/**
+ * The Worker platform: deploys an environment's derived stack, lists, deletes and rolls back.
+ * Local: one Miniflare on the resident host. Cloud: wrangler against Cloudflare.
+ */
+export interface WorkerPlatform {
+  /** Builds and serves a new version; unchanged sources reuse the current one unless `rebuild`. */
+  deploy(
+    stack: DerivedStack,
+    options: { database: string; rebuild?: boolean },
+  ): Promise<DeployResult>;
+  list(): Promise<DeployedEnvironment[]>;
+  /** Stops serving the environment and forgets it; false when it was not deployed. */
+  delete(environment: Environment): Promise<boolean>;
+  /** Serves an earlier version again (the previous one by default). */
+  rollback(environment: Environment, to?: string): Promise<{ from: string; to: string }>;
+  urls(environment: Environment): StackUrls;
+}

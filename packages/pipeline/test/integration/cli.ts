@@ -1,0 +1,178 @@
+/** Helpers for tests that drive the real codex-pipeline CLI, each in its own state folder and port. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+
+const BIN = fileURLToPath(new URL("../../bin/codex-pipeline.js", import.meta.url));
+const REPO = fileURLToPath(new URL("../../../..", import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export class Sandbox {
+  private constructor(
+    readonly stateDir: string,
+    readonly port: number,
+  ) {}
+
+  static async create(): Promise<Sandbox> {
+    const dir = await mkdtemp(join(tmpdir(), "codex-it-"));
+    // As root, Postgres runs as the `postgres` user, which must be able to reach its data folder.
+    await chmod(dir, 0o755);
+    return new Sandbox(dir, await freePort());
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      CODEX_STATE_DIR: this.stateDir,
+      CODEX_PORT: String(this.port),
+      NO_COLOR: "1",
+    };
+  }
+
+  /** Starts the CLI; resolve `done` for its result, or kill `child` to interrupt it. */
+  start(args: string[]): { child: ChildProcess; done: Promise<CliResult>; output: () => string } {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: REPO,
+      env: this.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    const done = new Promise<CliResult>((resolve) =>
+      child.on("close", (code, signal) =>
+        resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }),
+      ),
+    );
+    return { child, done, output: () => stdout + stderr };
+  }
+
+  run(...args: string[]): Promise<CliResult> {
+    return this.start(args).done;
+  }
+
+  async status(): Promise<{
+    host: { running: boolean; pgPort?: number };
+    environments: { name: string; version?: string; live: boolean; branch: string }[];
+  }> {
+    const result = await this.run("status", "--json");
+    if (result.code !== 0) throw new Error(`status failed: ${result.stderr}`);
+    return JSON.parse(result.stdout) as Awaited<ReturnType<Sandbox["status"]>>;
+  }
+
+  /** A request to the local host, addressed by Host header as a browser would. */
+  http(
+    hostname: string,
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<{
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: string;
+  }> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: this.port,
+          path,
+          method: init.method ?? "GET",
+          headers: { host: `${hostname}:${this.port}`, accept: "text/html", ...init.headers },
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => (body += c.toString("utf8")));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
+      req.on("error", reject);
+      if (init.body) req.write(init.body);
+      req.end();
+    });
+  }
+
+  /** Submits a form to an environment's web app, as a browser without JavaScript does. */
+  submit(hostname: string, path: string, fields: Record<string, string>) {
+    return this.http(hostname, path, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        origin: `http://${hostname}:${this.port}`,
+      },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+
+  async sql<T>(database: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+    const host = JSON.parse(await readFile(join(this.stateDir, "host.json"), "utf8")) as {
+      pgPort: number;
+    };
+    const sql = postgres(`postgres://postgres:codex-local@127.0.0.1:${host.pgPort}/${database}`, {
+      max: 1,
+      onnotice: () => {},
+    });
+    try {
+      return await fn(sql);
+    } finally {
+      await sql.end();
+    }
+  }
+
+  async databases(): Promise<string[]> {
+    return this.sql("postgres", async (sql) =>
+      (await sql<{ datname: string }[]>`select datname from pg_database order by 1`).map(
+        (r) => r.datname,
+      ),
+    );
+  }
+
+  /** Stops the host this sandbox started and removes its state. */
+  async dispose(): Promise<void> {
+    const info = await readFile(join(this.stateDir, "host.json"), "utf8").then(
+      (t) => JSON.parse(t) as { pid: number; controlPort: number },
+      () => undefined,
+    );
+    if (info) {
+      await fetch(`http://127.0.0.1:${info.controlPort}/shutdown`, { method: "POST" }).catch(
+        () => {},
+      );
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        try {
+          process.kill(info.pid, 0);
+          await new Promise((r) => setTimeout(r, 100));
+        } catch {
+          break;
+        }
+      }
+      try {
+        process.kill(info.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await rm(this.stateDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,12 @@
+import { defineProject } from "vitest/config";
+
+// Unit tests of the pipeline: pure planning, rendering, and providers against real local parts.
+export default defineProject({
+  test: {
+    name: "pipeline",
+    include: ["src/**/*.test.ts"],
+    environment: "node",
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});

@@ -1,0 +1,14 @@
+import { defineProject } from "vitest/config";
+
+// Integration tests that drive the real CLI: they start a local host and deploy previews, so
+// they run one file at a time, and never inside a preview's own test step (CODEX_NESTED_RUN).
+export default defineProject({
+  test: {
+    name: "pipeline-integration",
+    include: ["test/integration/**/*.test.ts"],
+    environment: "node",
+    fileParallelism: false,
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
+  },
+});
