@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Miniflare } from "miniflare";
+import lockfile from "proper-lockfile";
 
 const run = promisify(execFile);
 export const REPO_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
@@ -80,10 +81,37 @@ async function bundle(worker: WorkerSource, outDir: string): Promise<void> {
 }
 
 /**
+ * The checkout's build lock, shared with the pipeline (packages/pipeline/src/build.ts): vite
+ * writes to apps/web/.svelte-kit, so two builds at once (a deploy and these tests) would
+ * corrupt each other.
+ */
+async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  const locks = join(REPO_ROOT, ".codex", "locks");
+  await mkdir(locks, { recursive: true });
+  const target = join(locks, "build.lock-target");
+  await writeFile(target, "", { flag: "a" });
+  const release = await lockfile.lock(target, {
+    stale: 10_000,
+    update: 2_000,
+    retries: { retries: 1200, minTimeout: 500, maxTimeout: 500, factor: 1 },
+    realpath: false,
+  });
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => {});
+  }
+}
+
+/**
  * Builds the web app (vite) and bundles all three Workers (wrangler's dry run) into
  * .codex/build, unless a build newer than every source is already there.
  */
-export async function ensureStackBuilt(log: (line: string) => void = () => {}): Promise<string> {
+export function ensureStackBuilt(log: (line: string) => void = () => {}): Promise<string> {
+  return withBuildLock(() => buildUnlocked(log));
+}
+
+async function buildUnlocked(log: (line: string) => void): Promise<string> {
   const stampFile = join(BUILD_DIR, "stamp.json");
   if (!(await sourcesChangedSince(stampFile))) {
     log("stack build is up to date");

@@ -3,15 +3,20 @@
  * with vite, then every Worker with `wrangler deploy --dry-run` on its derived config.
  */
 import { createHash } from "node:crypto";
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { cp, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { promisify } from "node:util";
 import type { DerivedStack, WorkerKind } from "./core/derive";
 import { PipelineError } from "./errors";
-import { writeFileAtomic, withLock, REPO_ROOT, type StatePaths } from "./local/state";
+import { killGroup, track } from "./local/processes";
+import { statePaths, writeFileAtomic, withLock, REPO_ROOT, type StatePaths } from "./local/state";
 
-const run = promisify(execFile);
+/**
+ * The web build writes to apps/web/.svelte-kit, one folder per checkout whatever the state
+ * folder, so its lock, its marker and its record of running builds live in the checkout's own
+ * .codex/, shared by every state folder (and by the web app's tests, see apps/web/test/stack.ts).
+ */
+export const BUILD_PATHS = statePaths(join(REPO_ROOT, ".codex"));
 
 export const WORKER_DIRS: Record<WorkerKind, string> = {
   web: join(REPO_ROOT, "apps", "web"),
@@ -76,23 +81,70 @@ export interface BuildResult {
   assetsDir: string;
 }
 
-async function exec(command: string, args: string[], cwd: string, what: string): Promise<void> {
-  try {
-    await run(command, args, {
-      cwd,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (error) {
-    const output = `${(error as { stdout?: string }).stdout ?? ""}\n${(error as { stderr?: string }).stderr ?? ""}`;
+/**
+ * Runs a build tool in its own process group, recorded in builds/active.json, so that a run
+ * killed with SIGKILL leaves a trace the next run uses to stop the orphan before building.
+ */
+async function exec(
+  paths: StatePaths,
+  command: string,
+  args: string[],
+  cwd: string,
+  what: string,
+): Promise<void> {
+  const child = spawn(command, args, {
+    cwd,
+    detached: true,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const pgid = child.pid ?? 0;
+  const untrack = track(pgid);
+  await recordActive(paths, pgid, true);
+  let output = "";
+  child.stdout.on("data", (c: Buffer) => (output = (output + c.toString("utf8")).slice(-20_000)));
+  child.stderr.on("data", (c: Buffer) => (output = (output + c.toString("utf8")).slice(-20_000)));
+  const code = await new Promise<number>((resolve) => {
+    child.on("error", () => resolve(1));
+    child.on("close", (c) => resolve(c ?? 1));
+  });
+  untrack();
+  await recordActive(paths, pgid, false);
+  if (code !== 0) {
     throw new PipelineError(
       "BUILD_FAILED",
       `${what} failed:\n${output.trim().split("\n").slice(-20).join("\n")}`,
-      {
-        cause: error,
-      },
     );
   }
+}
+
+// Builds run in parallel within one command; their bookkeeping must not interleave.
+let recording = Promise.resolve();
+
+function recordActive(paths: StatePaths, pgid: number, active: boolean): Promise<void> {
+  recording = recording.then(async () => {
+    const file = join(paths.builds, "active.json");
+    const groups = new Set((await readJsonArray(file)).filter((g) => g !== pgid));
+    if (active) groups.add(pgid);
+    await writeFileAtomic(file, JSON.stringify([...groups]));
+  });
+  return recording;
+}
+
+async function readJsonArray(file: string): Promise<number[]> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as number[];
+  } catch {
+    return [];
+  }
+}
+
+/** Stops build processes a killed run left behind (we hold the build lock, so they are orphans). */
+async function stopOrphanBuilds(paths: StatePaths): Promise<void> {
+  const file = join(paths.builds, "active.json");
+  const groups = await readJsonArray(file);
+  for (const pgid of groups) killGroup(pgid);
+  if (groups.length) await writeFileAtomic(file, "[]");
 }
 
 /**
@@ -101,12 +153,13 @@ async function exec(command: string, args: string[], cwd: string, what: string):
  * shares, so building is serialized across environments.
  */
 export async function buildStack(
-  paths: StatePaths,
   stack: DerivedStack,
   code: string,
   versionDir: string,
 ): Promise<BuildResult> {
+  const paths = BUILD_PATHS;
   return withLock(paths, "build", async () => {
+    await stopOrphanBuilds(paths);
     const marker = join(paths.builds, "web-build.json");
     const built = await readFile(marker, "utf8").then(
       (t) => (JSON.parse(t) as { hash: string }).hash,
@@ -120,6 +173,7 @@ export async function buildStack(
     // Configs do not change vite's output, so one web build serves every environment.
     if (built !== code || !present) {
       await exec(
+        paths,
         "pnpm",
         ["exec", "vite", "build"],
         WORKER_DIRS.web,
@@ -137,6 +191,7 @@ export async function buildStack(
         await writeFileAtomic(configPath, `${JSON.stringify(worker.config, null, 2)}\n`);
         const bundleDir = join(versionDir, worker.kind);
         await exec(
+          paths,
           "pnpm",
           [
             "exec",

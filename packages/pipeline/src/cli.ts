@@ -12,6 +12,7 @@ import { rollback } from "./commands/rollback";
 import { status } from "./commands/status";
 import { test } from "./commands/test";
 import { PipelineError, userError } from "./errors";
+import { killTracked } from "./local/processes";
 
 const USAGE = `usage: codex-pipeline <command> [flags]
 
@@ -70,11 +71,27 @@ function parse(command: string, args: string[]) {
 
 const str = (v: string | boolean | undefined) => (typeof v === "string" ? v : undefined);
 
+let interruptsHandled = false;
+
+/** On Ctrl-C or SIGTERM, stop the builds and test runs this command started, then exit. */
+function handleInterrupts(): void {
+  if (interruptsHandled) return;
+  interruptsHandled = true;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      killTracked();
+      process.stderr.write(`\ninterrupted (${signal}): the next run repairs what this one left\n`);
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    });
+  }
+}
+
 export async function main(
   argv: string[],
   io: CommandIO = { out: (l) => console.log(l), err: (l) => console.error(l) },
 ): Promise<number> {
   const [command, ...args] = argv;
+  handleInterrupts();
   if (!command || command === "--help" || command === "-h" || command === "help") {
     io.out(USAGE);
     return command ? 0 : 2;

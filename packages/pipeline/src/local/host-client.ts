@@ -7,7 +7,9 @@ import { mkdir, open, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { PipelineError, userError } from "../errors";
+import { join } from "node:path";
 import { readHostInfo, type HostInfo, type HostStatus } from "./host";
+import { groupMembers, killRecorded, processName, waitUntilGone } from "./processes";
 import { DEFAULT_PORT, withLock, type StatePaths } from "./state";
 
 const HOST_MAIN = fileURLToPath(new URL("./host-main.ts", import.meta.url));
@@ -72,6 +74,30 @@ async function logTail(paths: StatePaths, lines = 15): Promise<string> {
   return text.trim().split("\n").slice(-lines).join("\n");
 }
 
+/**
+ * A host killed with SIGKILL leaves workerd (holding the port) and Postgres (holding its data
+ * folder) running. Stop them before starting a new host.
+ */
+async function stopOrphans(paths: StatePaths): Promise<void> {
+  // Postgres first, cleanly: SIGINT is its fast shutdown.
+  const postmaster = await readFile(join(paths.pgData, "postmaster.pid"), "utf8").catch(() => "");
+  const pgPid = Number(postmaster.split("\n")[0]);
+  if (pgPid > 0 && processName(pgPid) === "postgres") {
+    process.kill(pgPid, "SIGINT");
+    if (!(await waitUntilGone([pgPid]))) process.kill(pgPid, "SIGKILL");
+  }
+  // The host was started detached, as the leader of its own process group; its workerd and
+  // helpers stay in that group after it dies. Only the names it starts are stopped.
+  const info = await readHostInfo(paths);
+  if (info && !alive(info.pid)) {
+    const orphans = groupMembers(info.pid).filter((p) => HOST_CHILDREN.has(p.comm));
+    killRecorded([...orphans, ...(info.children ?? [])]);
+    await waitUntilGone([...orphans, ...(info.children ?? [])].map((c) => c.pid));
+  }
+}
+
+const HOST_CHILDREN = new Set(["workerd", "postgres", "esbuild", "node"]);
+
 /** The running host, started first when none runs (or when the one recorded has died). */
 export async function ensureHost(paths: StatePaths): Promise<HostStatus> {
   return withLock(paths, "host", async () => {
@@ -87,6 +113,7 @@ export async function ensureHost(paths: StatePaths): Promise<HostStatus> {
       }
       return running;
     }
+    await stopOrphans(paths);
     if (!(await portIsFree(port))) {
       throw userError(
         "PORT_IN_USE",

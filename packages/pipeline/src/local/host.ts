@@ -18,10 +18,13 @@ import {
   type LiveEnvironment,
 } from "./miniflare-options";
 import { readRegistry, type Version } from "./registry";
+import { descendants, type ProcessRecord } from "./processes";
 import { readJson, statePaths, writeFileAtomic, type StatePaths } from "./state";
 
 export interface HostInfo {
   pid: number;
+  /** workerd, Postgres and their helpers, to stop if this host dies without stopping them. */
+  children?: ProcessRecord[];
   /** Where the environments are served. */
   port: number;
   /** The control API (reload, status, shutdown), on loopback. */
@@ -142,6 +145,7 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
     controlPort: typeof address === "object" && address ? address.port : 0,
     pgPort: pg.port,
     startedAt: startedAt.toISOString(),
+    children: descendants(process.pid),
   };
   await writeFileAtomic(paths.hostFile, `${JSON.stringify(info, null, 2)}\n`);
   log("host ready", { ...info });

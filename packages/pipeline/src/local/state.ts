@@ -42,7 +42,7 @@ export function statePaths(
 /** Writes a file so that readers see the old or the new content, never half of one. */
 export async function writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const temp = `${path}.${process.pid}.${crypto.randomUUID()}.tmp`;
   await writeFile(temp, content, { mode });
   await rename(temp, path);
 }

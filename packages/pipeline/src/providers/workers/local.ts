@@ -103,7 +103,7 @@ export class LocalWorkerPlatform implements WorkerPlatform {
     } else {
       const id = `v${record.versions.reduce((n, v) => Math.max(n, Number(v.id.slice(1)) || 0), 0) + 1}`;
       const versionDir = join(this.paths.env(environment.name), "versions", id);
-      const result = await buildStack(this.paths, stack, code, versionDir);
+      const result = await buildStack(stack, code, versionDir);
       const hosts = localHostnames(environment);
       const hostOf: Record<WorkerKind, string> = {
         web: hosts.web,

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Sandbox } from "./cli";
+
+let box: Sandbox;
+beforeAll(async () => {
+  box = await Sandbox.create();
+});
+afterAll(async () => {
+  await box?.dispose();
+});
+
+const production = () =>
+  box.status().then((s) => s.environments.find((e) => e.name === "production"));
+
+describe("production-deploy and rollback", () => {
+  it("migrates main, deploys production at localhost, and smoke-checks it", async () => {
+    const result = await box.run("production-deploy");
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/try the pending migrations on a throwaway copy of main/);
+    expect(result.stdout).toMatch(/✓ production deployed in/);
+    const health = await box.http("localhost", "/health");
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toMatchObject({
+      environment: "production",
+      database: "ok",
+      auth: "ok",
+      webhook: "ok",
+    });
+    // Production shows no environment banner.
+    expect((await box.http("localhost", "/")).body).not.toContain('data-testid="env-banner"');
+    // The throwaway copy is gone.
+    expect((await box.databases()).filter((d) => d.startsWith("scratch_"))).toEqual([]);
+    expect((await production())?.version).toBe("v1");
+  });
+
+  it("keeps each version, and rolls back to the previous one within seconds", async () => {
+    const second = await box.run("production-deploy", "--rebuild");
+    expect(second.code, second.stderr).toBe(0);
+    expect((await production())?.version).toBe("v2");
+
+    const started = Date.now();
+    const back = await box.run("rollback");
+    const elapsed = Date.now() - started;
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toMatch(/production serves v1 \(was v2\)/);
+    expect(elapsed).toBeLessThan(120_000);
+    expect((await production())?.version).toBe("v1");
+    expect((await box.http("localhost", "/health")).status).toBe(200);
+
+    const forward = await box.run("rollback", "--to", "v2");
+    expect(forward.code, forward.stderr).toBe(0);
+    expect((await production())?.version).toBe("v2");
+
+    const missing = await box.run("rollback", "--to", "v9");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/has no version v9 \(kept: v1, v2\)/);
+  });
+
+  it("a failing migration leaves production untouched, serves no broken code, and says why", async () => {
+    // Make the committed migration look pending again: re-applying it fails (its tables exist).
+    const removed = await box.sql(
+      "main",
+      (sql) => sql`delete from drizzle.__drizzle_migrations returning *`,
+    );
+    expect(removed.length).toBeGreaterThan(0);
+    const usersBefore = await box.sql(
+      "main",
+      async (sql) => (await sql`select count(*)::int as n from users`)[0]?.n as number,
+    );
+    try {
+      const result = await box.run("production-deploy", "--rebuild");
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/a migration fails on a copy of main, so main was not touched/);
+      expect(result.stdout).not.toMatch(/▸ migrate main/);
+      expect(result.stdout).not.toMatch(/▸ build and deploy/);
+      // Still v2, still healthy, data intact; the summary records why.
+      expect((await production())?.version).toBe("v2");
+      expect((await box.http("localhost", "/health")).status).toBe(200);
+      expect(
+        await box.sql(
+          "main",
+          async (sql) => (await sql`select count(*)::int as n from users`)[0]?.n as number,
+        ),
+      ).toBe(usersBefore);
+      const { readFile } = await import("node:fs/promises");
+      const summary = await readFile(`${box.stateDir}/envs/production/summary.md`, "utf8");
+      expect(summary).toMatch(/main was not touched/);
+    } finally {
+      await box.sql("main", async (sql) => {
+        for (const row of removed)
+          await sql`insert into drizzle.__drizzle_migrations ${sql(row as Record<string, unknown>)}`;
+      });
+    }
+  });
+});
