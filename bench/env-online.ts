@@ -25,6 +25,8 @@
  *     database it answers 500 or 503; any answer counts as online). The web config's main is
  *     .svelte-kit/cloudflare/_worker.js: if it is missing, `pnpm --filter @codex/web exec vite
  *     build` runs first (untimed). wrangler's whole process group is killed after each run.
+ *     Each run holds the pipeline's build lock (the checkout's .codex/locks/build) from spawn to
+ *     kill, so that no pipeline build rewrites .svelte-kit while wrangler bundles it.
  *     wrangler still writes its bundling scratch files to <config dir>/.wrangler/tmp (gitignored).
  * Each timing is run R times (--runs, default 3; --quick 1; reloads 5, --quick 3) and printed as
  * min and median seconds.
@@ -57,6 +59,7 @@ import {
   sleep,
   table,
   tempDir,
+  withBuildLock,
   type CliResult,
 } from "./lib.ts";
 
@@ -177,6 +180,7 @@ async function stopWrangler(child: ChildProcess): Promise<void> {
   if (groupAlive(pid)) killGroup(child, "SIGKILL");
 }
 
+/** Under the build lock (held by the caller). */
 async function ensureWebBuild(): Promise<void> {
   if (existsSync(WEB_ENTRY)) return;
   note("  apps/web has no .svelte-kit/cloudflare/_worker.js: running vite build first (untimed)");
@@ -249,9 +253,13 @@ runBench(async () => {
   const host = opts["no-host"] ? undefined : await hostPart();
   const wrangler: WranglerRun[] = [];
   if (!opts["no-wrangler"]) {
-    await ensureWebBuild();
     for (let i = 0; i < runs; i++) {
-      const r = await wranglerOnce();
+      // Held from before the spawn until wrangler is stopped: wrangler bundles the web app's
+      // .svelte-kit output, which a pipeline build elsewhere could be rewriting.
+      const r = await withBuildLock(async () => {
+        await ensureWebBuild();
+        return wranglerOnce();
+      });
       wrangler.push(r);
       note(`  wrangler dev ${i + 1}/${runs}: answered ${r.status} after ${seconds(r.ms)} s`);
     }

@@ -36,9 +36,8 @@
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import * as build from "../packages/pipeline/src/build.ts";
-import { statePaths, withLock, type StatePaths } from "../packages/pipeline/src/local/state.ts";
 import {
+  BUILD_PATHS,
   REPO,
   createSandbox,
   failureReason,
@@ -56,6 +55,7 @@ import {
   seconds,
   table,
   type CliResult,
+  withBuildLock,
   type Sandbox,
 } from "./lib.ts";
 
@@ -70,10 +70,6 @@ usage: node --import tsx bench/preview-time.ts [--quick] [--runs N] [--no-vite] 
 const opts = flags(USAGE, { runs: { type: "string" }, "no-vite": { type: "boolean" } });
 const runs = opts.quick ? 1 : intFlag(opts.runs, 3, "runs");
 const DEPLOY = ["preview-deploy", "--pr", "1", "--skip-tests"];
-/** Where the pipeline keeps the web build's lock and marker (older versions: the state folder). */
-const BUILD_PATHS: StatePaths =
-  (build as unknown as { BUILD_PATHS?: StatePaths }).BUILD_PATHS ??
-  statePaths(join(REPO, ".codex"));
 
 interface Run extends CliResult {
   rebuilt: boolean;
@@ -126,7 +122,7 @@ async function deploy(
 
 /** `pnpm exec vite build` in apps/web under the pipeline's build lock; the build's time only. */
 async function viteAlone(): Promise<number> {
-  return withLock(BUILD_PATHS, "build", async () => {
+  return withBuildLock(async () => {
     const started = performance.now();
     await new Promise<void>((resolve, reject) => {
       const child = spawn("pnpm", ["exec", "vite", "build"], {

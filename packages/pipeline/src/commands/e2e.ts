@@ -1,5 +1,10 @@
 import { spawn } from "node:child_process";
-import { access, readdir, readFile } from "node:fs/promises";
+import { access, chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { freePort } from "@codex/database/embedded";
+import { stopHost } from "../local/host-client";
+import { statePaths } from "../local/state";
+import { previewDeploy } from "./preview-deploy";
 import { join, relative } from "node:path";
 import { previewEnvironment } from "../core/environments";
 import { PipelineError, userError } from "../errors";
@@ -84,8 +89,42 @@ export async function runPlaywright(
   };
 }
 
+/**
+ * Without --pr or --base-url: deploy a fresh local preview in a state folder and on a port of
+ * its own (so the developer's previews are untouched), run the suite against it, remove it.
+ */
+async function e2eOnFreshPreview(io: CommandIO): Promise<E2eResult> {
+  const dir = await mkdtemp(join(tmpdir(), "codex-e2e-"));
+  await chmod(dir, 0o755); // as root, Postgres runs as `postgres` and must enter it
+  const port = await freePort();
+  const saved = { state: process.env.CODEX_STATE_DIR, port: process.env.CODEX_PORT };
+  process.env.CODEX_STATE_DIR = dir;
+  process.env.CODEX_PORT = String(port);
+  try {
+    io.out(`e2e: deploying a fresh local preview (state in ${dir})`);
+    const summary = await previewDeploy({ pr: "1", skipTests: true }, io);
+    const web = summary.urls?.web ?? `http://pr-1.localhost:${port}`;
+    return await e2e({ baseUrl: web }, io, summary.environment);
+  } finally {
+    await stopHost(statePaths(dir)).catch(() => false);
+    await rm(dir, { recursive: true, force: true });
+    restore("CODEX_STATE_DIR", saved.state);
+    restore("CODEX_PORT", saved.port);
+  }
+}
+
+function restore(name: "CODEX_STATE_DIR" | "CODEX_PORT", value: string | undefined): void {
+  if (value !== undefined) process.env[name] = value;
+  else if (name === "CODEX_STATE_DIR") delete process.env.CODEX_STATE_DIR;
+  else delete process.env.CODEX_PORT;
+}
+
 /** e2e [--pr N | --base-url URL]: the Playwright suite; with --pr, its results join the summary. */
-export async function e2e(options: E2eOptions, io: CommandIO): Promise<E2eResult> {
+export async function e2e(
+  options: E2eOptions,
+  io: CommandIO,
+  environmentName?: string,
+): Promise<E2eResult> {
   if (options.pr !== undefined && options.baseUrl !== undefined) {
     throw userError("INVALID_ARGUMENT", "give either --pr N or --base-url URL, not both");
   }
@@ -97,6 +136,7 @@ export async function e2e(options: E2eOptions, io: CommandIO): Promise<E2eResult
   }
   const environment = options.pr === undefined ? undefined : previewEnvironment(options.pr);
   await assertChromium();
+  if (!environment && options.baseUrl === undefined) return e2eOnFreshPreview(io);
   const ctx = localContext(io);
   const { progress } = ctx;
   let baseUrl = options.baseUrl;
@@ -120,7 +160,9 @@ export async function e2e(options: E2eOptions, io: CommandIO): Promise<E2eResult
       runPlaywright(
         {
           ...(baseUrl ? { baseUrl } : {}),
-          ...(environment ? { environment: environment.name } : {}),
+          ...(environment || environmentName
+            ? { environment: environment?.name ?? environmentName }
+            : {}),
           reportDir,
         },
         io,

@@ -2,6 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "./cli";
 
 let box: Sandbox;
+// Everything the CLI printed in this file, scanned for secret values at the end.
+const printed: string[] = [];
+const run = async (...args: string[]) => {
+  const result = await box.run(...args);
+  printed.push(result.stdout, result.stderr);
+  return result;
+};
 beforeAll(async () => {
   box = await Sandbox.create();
 });
@@ -40,8 +47,8 @@ describe("bad input", () => {
 describe("two previews side by side", () => {
   it("deploys pr-1 and pr-2 at the same time", async () => {
     const [one, two] = await Promise.all([
-      box.run("preview-deploy", "--pr", "1", "--skip-tests"),
-      box.run("preview-deploy", "--pr", "2", "--skip-tests"),
+      run("preview-deploy", "--pr", "1", "--skip-tests"),
+      run("preview-deploy", "--pr", "2", "--skip-tests"),
     ]);
     expect(one.code, one.stderr).toBe(0);
     expect(two.code, two.stderr).toBe(0);
@@ -117,7 +124,7 @@ describe("two previews side by side", () => {
   });
 
   it("re-running a deploy updates in place and keeps the branch's data", async () => {
-    const again = await box.run("preview-deploy", "--pr", "1", "--skip-tests");
+    const again = await run("preview-deploy", "--pr", "1", "--skip-tests");
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/pr_1 reused/);
     const users = await box.sql(
@@ -127,10 +134,41 @@ describe("two previews side by side", () => {
           ?.n as number,
     );
     expect(users).toBe(1);
-    const rebuilt = await box.run("preview-deploy", "--pr", "1", "--skip-tests", "--rebuild");
+    const rebuilt = await run("preview-deploy", "--pr", "1", "--skip-tests", "--rebuild");
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     const status = await box.status();
     expect(status.environments.find((e) => e.name === "preview-1")?.version).toBe("v2");
+  });
+
+  it("keeps secrets out of every output, log, summary and state file but their own", async () => {
+    const { readFile, readdir, stat } = await import("node:fs/promises");
+    const { join } = await import("node:path");
+    const secretsFile = join(box.stateDir, "envs", "preview-1", "secrets.json");
+    expect((await stat(secretsFile)).mode & 0o777).toBe(0o600);
+    const secrets = Object.values(
+      JSON.parse(await readFile(secretsFile, "utf8")) as Record<string, string>,
+    );
+    expect(secrets.length).toBeGreaterThanOrEqual(2);
+    printed.push((await run("status")).stdout);
+    const files: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (entry.name !== "pg") await walk(path); // the database itself holds session hashes, not secrets
+        } else if (entry.name !== "secrets.json" && /\.(json|md|html|log|js)$/.test(entry.name)) {
+          files.push(path);
+        }
+      }
+    };
+    await walk(box.stateDir);
+    expect(files.some((f) => f.endsWith("summary.html"))).toBe(true);
+    expect(files.some((f) => f.endsWith("host.log"))).toBe(true);
+    const haystacks = [...printed, ...(await Promise.all(files.map((f) => readFile(f, "utf8"))))];
+    for (const secret of secrets) {
+      const hits = haystacks.filter((text) => text.includes(secret)).length;
+      expect(hits, "a secret value leaked").toBe(0);
+    }
   });
 
   it("cleanup removes the database and the routes, and a second cleanup is a no-op", async () => {
