@@ -3,6 +3,7 @@
  * the local host's port). Node's fetch overwrites a Host header, so this uses node:http.
  */
 import { request } from "node:http";
+import { PipelineError } from "./errors";
 
 export interface SmokeResult {
   url: string;
@@ -72,4 +73,22 @@ export async function smokeCheck(
   } catch (error) {
     return { url, ok: false, status: 0, detail: (error as Error).message };
   }
+}
+
+/** Checks web, auth and webhook of one environment; throws naming every one that failed. */
+export async function smokeAll(
+  port: number,
+  urls: { web: string; auth: string; webhook: string },
+  environment: string,
+): Promise<SmokeResult[]> {
+  const checks = await Promise.all(
+    (["web", "auth", "webhook"] as const).map((kind) =>
+      smokeCheck(port, new URL(urls[kind]).hostname, environment),
+    ),
+  );
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length) {
+    throw new PipelineError("SMOKE_FAILED", failed.map((c) => `${c.url}: ${c.detail}`).join("\n"));
+  }
+  return checks;
 }

@@ -45,6 +45,18 @@ interface PlaywrightJson {
   stats: { expected: number; unexpected: number; skipped: number; flaky: number; duration: number };
 }
 
+/** The e2e part of a summary, with paths relative to the summary's folder `dir`. */
+export function e2eSummary(dir: string, result: E2eResult): NonNullable<Summary["e2e"]> {
+  return {
+    passed: result.passed,
+    failed: result.failed,
+    skipped: result.skipped,
+    durationMs: result.durationMs,
+    reportDir: relative(dir, join(result.reportDir, "html", "index.html")),
+    screenshots: result.screenshots.map((s) => relative(dir, s)),
+  };
+}
+
 /** Runs the Playwright suite against `baseUrl` (or, without one, a fresh stack it serves itself). */
 export async function runPlaywright(
   options: { baseUrl?: string; environment?: string; reportDir: string },
@@ -173,15 +185,7 @@ export async function e2e(
     const summaryFile = join(ctx.paths.env(environment.name), "summary.json");
     const summary = await readJson<Summary>(summaryFile);
     if (summary) {
-      const dir = ctx.paths.env(environment.name);
-      summary.e2e = {
-        passed: result.passed,
-        failed: result.failed,
-        skipped: result.skipped,
-        durationMs: result.durationMs,
-        reportDir: relative(dir, join(reportDir, "html", "index.html")),
-        screenshots: result.screenshots.map((s) => relative(dir, s)),
-      };
+      summary.e2e = e2eSummary(ctx.paths.env(environment.name), result);
       summary.updatedAt = new Date().toISOString();
       await ctx.publish(summary);
     }

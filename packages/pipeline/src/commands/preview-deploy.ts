@@ -1,4 +1,4 @@
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { migrate } from "@codex/database/migrate";
 import { deriveStack, loadStack } from "../core/derive";
 import { databaseName, previewEnvironment } from "../core/environments";
@@ -6,9 +6,9 @@ import { PipelineError } from "../errors";
 import { REPO_ROOT, withLock } from "../local/state";
 import { formatDuration } from "../progress";
 import type { Summary, TestResult } from "../providers/review/shared";
-import { smokeCheck } from "../smoke";
+import { smokeAll } from "../smoke";
 import { localContext, type CommandIO } from "./context";
-import { assertChromium, runPlaywright } from "./e2e";
+import { assertChromium, e2eSummary, runPlaywright } from "./e2e";
 import { runPlatformTests } from "./platform-tests";
 
 export interface PreviewDeployOptions {
@@ -112,21 +112,9 @@ export async function previewDeploy(
       );
       summary.version = deployed.version;
 
-      await progress.step("smoke-check web, auth and webhook", async () => {
-        const checks = await Promise.all(
-          (["web", "auth", "webhook"] as const).map((kind) =>
-            smokeCheck(ctx.port, new URL(urls[kind]).hostname, environment.name),
-          ),
-        );
-        const failed = checks.filter((c) => !c.ok);
-        if (failed.length) {
-          throw new PipelineError(
-            "SMOKE_FAILED",
-            failed.map((c) => `${c.url}: ${c.detail}`).join("\n"),
-          );
-        }
-        return checks;
-      });
+      await progress.step("smoke-check web, auth and webhook", () =>
+        smokeAll(ctx.port, urls, environment.name),
+      );
       summary.status = "deployed";
       if (options.e2e) {
         await assertChromium();
@@ -136,15 +124,7 @@ export async function previewDeploy(
           () => runPlaywright({ baseUrl: urls.web, environment: environment.name, reportDir }, io),
           (r) => `${r.passed} passed, ${r.failed} failed`,
         );
-        const dir = ctx.paths.env(environment.name);
-        summary.e2e = {
-          passed: result.passed,
-          failed: result.failed,
-          skipped: result.skipped,
-          durationMs: result.durationMs,
-          reportDir: relative(dir, join(reportDir, "html", "index.html")),
-          screenshots: result.screenshots.map((s) => relative(dir, s)),
-        };
+        summary.e2e = e2eSummary(ctx.paths.env(environment.name), result);
         if (result.failed)
           throw new PipelineError(
             "TESTS_FAILED",

@@ -1,8 +1,7 @@
 import { environmentFromFlags, PRODUCTION } from "../core/environments";
-import { PipelineError } from "../errors";
 import { withLock } from "../local/state";
 import { formatDuration } from "../progress";
-import { smokeCheck } from "../smoke";
+import { smokeAll } from "../smoke";
 import { localContext, type CommandIO } from "./context";
 
 /** rollback [--to VERSION] [--pr N]: serve an earlier version again (production by default). */
@@ -21,20 +20,9 @@ export async function rollback(
       () => ctx.workers.rollback(environment, options.to),
       (r) => `${r.from} → ${r.to}`,
     );
-    await progress.step("smoke-check", async () => {
-      const urls = ctx.workers.urls(environment);
-      const checks = await Promise.all(
-        (["web", "auth", "webhook"] as const).map((k) =>
-          smokeCheck(ctx.port, new URL(urls[k]).hostname, environment.name),
-        ),
-      );
-      const failed = checks.filter((c) => !c.ok);
-      if (failed.length)
-        throw new PipelineError(
-          "SMOKE_FAILED",
-          failed.map((c) => `${c.url}: ${c.detail}`).join("\n"),
-        );
-    });
+    await progress.step("smoke-check", () =>
+      smokeAll(ctx.port, ctx.workers.urls(environment), environment.name),
+    );
     progress.line();
     progress.line(
       `✓ ${environment.name} serves ${result.to} (was ${result.from}), in ${formatDuration(progress.elapsedMs)}`,
