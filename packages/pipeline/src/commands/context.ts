@@ -7,7 +7,7 @@ import { LocalWorkerPlatform } from "../providers/workers/local";
 import { Progress } from "../progress";
 import type { Summary } from "../providers/review/shared";
 import { join } from "node:path";
-import { withLock, writeFileAtomic } from "../local/state";
+import { readJson, withLock, writeFileAtomic } from "../local/state";
 
 /** Everything a command needs on the local target. Cloud comes with its own (issue 5). */
 export interface LocalContext {
@@ -33,9 +33,11 @@ export function localContext(io: CommandIO): LocalContext {
   const progress = new Progress({ write: io.out });
   let opened: { status: HostStatus; database: LocalDatabaseBranches } | undefined;
   const workers = new LocalWorkerPlatform(paths, port);
+  // The environment's own secret values, scrubbed from its summary should any ever reach it.
+  let secretValues: string[] = [];
   const review = new LocalReviewChannel({
     dir: (environment) => paths.env(environment),
-    secrets: () => [],
+    secrets: () => secretValues,
   });
   return {
     paths,
@@ -44,6 +46,10 @@ export function localContext(io: CommandIO): LocalContext {
     workers,
     review,
     async publish(summary) {
+      const secrets = await readJson<Record<string, string>>(
+        join(paths.env(summary.environment), "secrets.json"),
+      ).catch(() => undefined);
+      secretValues = Object.values(secrets ?? {});
       await writeFileAtomic(
         join(paths.env(summary.environment), "summary.json"),
         JSON.stringify(summary, null, 2),

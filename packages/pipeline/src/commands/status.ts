@@ -1,4 +1,5 @@
 import { hostStatus } from "../local/host-client";
+import { readRegistry } from "../local/registry";
 import { localContext, type CommandIO } from "./context";
 
 export interface StatusReport {
@@ -25,7 +26,6 @@ export async function status(options: { json?: boolean }, io: CommandIO): Promis
   const ctx = localContext(io);
   const host = await hostStatus(ctx.paths);
   const live = new Set(host?.environments.map((e) => e.name) ?? []);
-  const { readRegistry } = await import("../local/registry");
   const registry = await readRegistry(ctx.paths);
   const deployed = await ctx.workers.list();
   const report: StatusReport = {

@@ -35,10 +35,14 @@ function alive(pid: number): boolean {
   }
 }
 
+// A reload restarts workerd with every environment's Workers, so it grows with their number
+// (bench/env-online.ts, bench/host-memory.ts); status answers at once.
+const CONTROL_TIMEOUT_MS: Record<string, number> = { "/status": 10_000, "/reload": 600_000 };
+
 async function control<T>(info: HostInfo, method: string, path: string): Promise<T> {
   const response = await fetch(`http://127.0.0.1:${info.controlPort}${path}`, {
     method,
-    signal: AbortSignal.timeout(30_000),
+    signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS[path] ?? 30_000),
   });
   const body = (await response.json()) as T & { error?: string };
   if (!response.ok) {

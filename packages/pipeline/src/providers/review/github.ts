@@ -1,0 +1,430 @@
+/**
+ * The GitHub review channel: one sticky comment per pull request, found again by its hidden
+ * first line ({@link SUMMARY_MARKER}) and edited in place, so a PR gets one status comment however
+ * often its preview is deployed. The body is the same Markdown as the local `summary.md`, except
+ * that files only the runner has (screenshots, the Playwright report) point at the workflow run's
+ * artifacts instead.
+ *
+ * Commenting is a courtesy, not part of the deploy: every failure to publish (a read-only token
+ * on a fork's PR, a revoked token, GitHub being down) is a warning, and `publish` resolves.
+ */
+import { Octokit } from "@octokit/rest";
+import { parseEnvironment, showInput } from "../../core/environments";
+import { userError } from "../../errors";
+import { renderMarkdown } from "./render";
+import { createScrubber, scrubDeep } from "./scrub";
+import { SUMMARY_MARKER, type ReviewChannel, type StepResult, type Summary } from "./shared";
+
+/** The API of github.com; GitHub Enterprise Server and GHE.com have their own (`GITHUB_API_URL`). */
+export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
+
+/** GitHub refuses a comment body longer than this many characters. */
+export const COMMENT_BODY_MAX = 65_536;
+
+/** The name of the workflow artifact that holds the Playwright report and its screenshots. */
+export const E2E_ARTIFACT = "e2e-report";
+
+// The API's largest page: a busy PR's marker comment is found in few requests.
+const PER_PAGE = 100;
+// Octokit has no timeout of its own; a hung connection must not hold the deploy.
+const REQUEST_TIMEOUT_MS = 30_000;
+// Longest error text quoted from GitHub in a warning.
+const QUOTED_MAX = 300;
+
+// Successive limits on free text, tried until the body fits; most summaries need none.
+const TEXT_CAPS: readonly { error: number; detail: number }[] = [
+  { error: 16_000, detail: 2_000 },
+  { error: 4_000, detail: 300 },
+  { error: 1_000, detail: 80 },
+  { error: 200, detail: 0 },
+];
+const CUT_NOTE = `\n\n… [cut here: GitHub limits a comment to ${COMMENT_BODY_MAX.toLocaleString("en-US")} characters]\n`;
+
+export interface GitHubReviewChannelOptions {
+  /** A token that may comment on the repository's pull requests (the workflow's GITHUB_TOKEN). */
+  token: string;
+  /** "owner/name" (GITHUB_REPOSITORY). */
+  repository: string;
+  /** The REST API's base URL (GITHUB_API_URL); {@link DEFAULT_GITHUB_API_URL} when absent. */
+  baseUrl?: string;
+  /** The workflow run's page; its artifacts are linked instead of local files when it is known. */
+  runUrl?: string;
+  /** Secret values to scrub from the comment and from warnings, asked for at every publish. */
+  secrets?: () => readonly string[];
+  /** Where a failure to publish is reported, one line each; `console.warn` by default. */
+  warn?: (line: string) => void;
+  /** A ready client (for tests, or other plugins); built from `token` and `baseUrl` otherwise. */
+  octokit?: Octokit;
+}
+
+export class GitHubReviewChannel implements ReviewChannel {
+  readonly #token: string;
+  readonly #owner: string;
+  readonly #repo: string;
+  readonly #baseUrl: string;
+  readonly #runUrl: string | undefined;
+  readonly #secrets: () => readonly string[];
+  readonly #warn: (line: string) => void;
+  readonly #octokit: Octokit;
+  // Publishes to one PR run one after the other: two in flight would each create a comment.
+  readonly #inFlight = new Map<number, Promise<unknown>>();
+
+  constructor(options: GitHubReviewChannelOptions) {
+    const token = options.token.trim();
+    if (token === "") {
+      throw userError(
+        "INVALID_ARGUMENT",
+        "the GitHub review channel needs a token (GITHUB_TOKEN), and it is empty",
+        "Pass the workflow's GITHUB_TOKEN, with permission to write pull requests.",
+      );
+    }
+    const repository = /^([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+)$/.exec(options.repository.trim());
+    if (!repository) {
+      throw userError(
+        "INVALID_ARGUMENT",
+        `the repository (GITHUB_REPOSITORY) must be "owner/name" (got "${showInput(options.repository)}")`,
+        "GitHub Actions sets GITHUB_REPOSITORY; elsewhere set it, for example acme/app.",
+      );
+    }
+    this.#token = token;
+    const [, owner = "", repo = ""] = repository;
+    this.#owner = owner;
+    this.#repo = repo;
+    this.#baseUrl = httpUrl(options.baseUrl ?? DEFAULT_GITHUB_API_URL, "GITHUB_API_URL");
+    this.#runUrl =
+      options.runUrl === undefined ? undefined : httpUrl(options.runUrl, "the workflow run's URL");
+    this.#secrets = options.secrets ?? (() => []);
+    this.#warn = options.warn ?? ((line) => console.warn(line));
+    this.#octokit = options.octokit ?? this.#createOctokit();
+  }
+
+  /**
+   * Creates or updates the PR's sticky comment and returns its URL. Production and staging have
+   * no pull request: they publish nothing and return an empty location. An invalid environment
+   * name throws; any failure to reach or write GitHub is a warning and an empty location.
+   */
+  async publish(summary: Summary): Promise<{ location: string }> {
+    const environment = parseEnvironment(summary.environment);
+    // Only a preview belongs to a pull request; production's and staging's status is the run log.
+    if (environment.kind !== "preview" || environment.pr === undefined) return { location: "" };
+    const pr = environment.pr;
+    const run = () => this.#publishToPr(pr, environment.name, summary);
+    const previous = this.#inFlight.get(pr);
+    const current = previous ? previous.then(run, run) : run();
+    this.#inFlight.set(pr, current);
+    const forget = () => {
+      if (this.#inFlight.get(pr) === current) this.#inFlight.delete(pr);
+    };
+    current.then(forget, forget);
+    return current;
+  }
+
+  /** Never rejects: every failure becomes a warning. */
+  async #publishToPr(
+    pr: number,
+    environment: string,
+    summary: Summary,
+  ): Promise<{ location: string }> {
+    const secrets = this.#secretValues();
+    try {
+      const body = commentBody(summary, {
+        secrets,
+        runUrl: this.#runUrl,
+        checksUrl: `${webUrl(this.#baseUrl)}/${this.#owner}/${this.#repo}/pull/${pr}/checks`,
+      });
+      const existing = await this.#findComment(pr, SUMMARY_MARKER(environment));
+      const repo = { owner: this.#owner, repo: this.#repo };
+      if (existing !== undefined) {
+        try {
+          const { data } = await this.#octokit.rest.issues.updateComment({
+            ...repo,
+            comment_id: existing,
+            body,
+          });
+          return { location: data.html_url };
+        } catch (error) {
+          // The comment was deleted since it was listed: post a new one below.
+          if (httpStatus(error) !== 404) throw error;
+        }
+      }
+      const { data } = await this.#octokit.rest.issues.createComment({
+        ...repo,
+        issue_number: pr,
+        body,
+      });
+      return { location: data.html_url };
+    } catch (error) {
+      const line =
+        `warning: the GitHub comment for ${environment} was not published: ` +
+        `${this.#explain(error, pr)} The deploy itself is not affected.`;
+      this.#warn(createScrubber(secrets)(line));
+      return { location: "" };
+    }
+  }
+
+  /**
+   * The id of the first comment whose body starts with `marker`. Pages are read in order until it
+   * is found; a comment that merely quotes the marker further in does not count.
+   */
+  async #findComment(pr: number, marker: string): Promise<number | undefined> {
+    const pages = this.#octokit.paginate.iterator(this.#octokit.rest.issues.listComments, {
+      owner: this.#owner,
+      repo: this.#repo,
+      issue_number: pr,
+      per_page: PER_PAGE,
+    });
+    for await (const { data } of pages) {
+      const found = data.find((comment) => (comment.body ?? "").startsWith(marker));
+      if (found) return found.id;
+    }
+    return undefined;
+  }
+
+  /** What went wrong and what to do about it, in one or two sentences, without the token. */
+  #explain(error: unknown, pr: number): string {
+    const where = `pull request #${pr} of ${this.#owner}/${this.#repo}`;
+    const status = httpStatus(error);
+    const quoted = quote(error);
+    if (status !== undefined && hasResponse(error)) {
+      if (status === 401) {
+        return `GITHUB_TOKEN was refused (HTTP 401: ${quoted}). Check that the workflow passes a valid, unexpired token.`;
+      }
+      if ((status === 403 || status === 429) && isRateLimited(error)) {
+        return `GitHub's rate limit was reached (HTTP ${status}: ${quoted}). The next run updates the comment.`;
+      }
+      if (status === 403) {
+        return (
+          `the token may not comment on ${where} (HTTP 403: ${quoted}). Give the workflow ` +
+          `"permissions: pull-requests: write"; pull requests from forks only get a read-only token.`
+        );
+      }
+      if (status === 404) {
+        return (
+          `${where} was not found, or the token cannot see it (HTTP 404: ${quoted}). ` +
+          `Check GITHUB_REPOSITORY and the token's access to the repository.`
+        );
+      }
+      return `GitHub answered HTTP ${status} (${quoted}).`;
+    }
+    if (status !== undefined) {
+      return `GitHub could not be reached at ${this.#baseUrl} (${quoted}).`;
+    }
+    return `unexpected error (${quoted}).`;
+  }
+
+  #secretValues(): string[] {
+    try {
+      return [this.#token, ...this.#secrets()];
+    } catch {
+      return [this.#token];
+    }
+  }
+
+  #createOctokit(): Octokit {
+    const scrubToken = createScrubber([this.#token]);
+    const octokit = new Octokit({
+      auth: this.#token,
+      baseUrl: this.#baseUrl,
+      userAgent: "codex-pipeline",
+      // Failed requests are reported once, by publish; Octokit's own error lines would repeat them.
+      log: {
+        debug: () => {},
+        info: () => {},
+        warn: (message: string) => this.#warn(scrubToken(`warning: ${message}`)),
+        error: () => {},
+      },
+    });
+    octokit.hook.before("request", (options) => {
+      options.request = {
+        ...options.request,
+        signal: options.request?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      };
+    });
+    return octokit;
+  }
+}
+
+/**
+ * The channel configured from a GitHub Actions environment: GITHUB_TOKEN, GITHUB_REPOSITORY,
+ * GITHUB_API_URL (optional), and GITHUB_SERVER_URL + GITHUB_RUN_ID for the link to the run.
+ */
+export function githubFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  options: Pick<GitHubReviewChannelOptions, "secrets" | "warn" | "octokit"> = {},
+): GitHubReviewChannel {
+  const token = env.GITHUB_TOKEN?.trim();
+  if (!token) {
+    throw userError(
+      "INVALID_ARGUMENT",
+      "GITHUB_TOKEN is not set: the GitHub review channel needs it to comment on the pull request",
+      'In the workflow, pass "GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}" to the step.',
+    );
+  }
+  const repository = env.GITHUB_REPOSITORY?.trim();
+  if (!repository) {
+    throw userError(
+      "INVALID_ARGUMENT",
+      "GITHUB_REPOSITORY is not set: the GitHub review channel needs the repository's owner/name",
+      "GitHub Actions sets it; elsewhere set GITHUB_REPOSITORY=owner/name.",
+    );
+  }
+  const baseUrl = env.GITHUB_API_URL?.trim();
+  const server = env.GITHUB_SERVER_URL?.trim().replace(/\/+$/, "");
+  const runId = env.GITHUB_RUN_ID?.trim();
+  const runUrl =
+    server && /^https?:\/\//i.test(server) && runId && /^\d+$/.test(runId)
+      ? `${server}/${repository}/actions/runs/${runId}`
+      : undefined;
+  return new GitHubReviewChannel({
+    token,
+    repository,
+    ...(baseUrl ? { baseUrl } : {}),
+    ...(runUrl ? { runUrl } : {}),
+    ...options,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The comment's body (pure)
+
+/**
+ * The Markdown of the sticky comment: {@link renderMarkdown} of a summary whose e2e files point
+ * at the run's artifacts, cut down to fit {@link COMMENT_BODY_MAX}. `checksUrl` is linked for the
+ * report when the run's URL is unknown.
+ */
+export function commentBody(
+  summary: Summary,
+  options: { secrets: readonly string[]; runUrl: string | undefined; checksUrl: string },
+): string {
+  // Scrubbed before anything is cut: half a secret is no longer recognised by the scrubber.
+  const scrubbed = scrubDeep(summary, createScrubber(options.secrets));
+  return fitToLimit(withArtifacts(scrubbed, options), options.secrets);
+}
+
+/**
+ * A PR comment cannot show the runner's files: the screenshots leave the body (their names go to
+ * the e2e step's detail) and a local report folder becomes a link to the run's artifacts. A
+ * report that is already an http(s) URL stays as it is.
+ */
+export function withArtifacts(
+  summary: Summary,
+  options: { runUrl: string | undefined; checksUrl: string },
+): Summary {
+  const e2e = summary.e2e;
+  if (!e2e) return summary;
+  const artifactsUrl = options.runUrl ? `${options.runUrl}#artifacts` : options.checksUrl;
+  const reportDir = /^https?:\/\//i.test(e2e.reportDir.trim()) ? e2e.reportDir : artifactsUrl;
+  const names = e2e.screenshots.map((path) => path.split(/[\\/]/).pop() || path);
+  let steps = summary.steps;
+  if (names.length > 0) {
+    const list = names.join(", ");
+    const note = options.runUrl
+      ? `screenshots in the run's ${E2E_ARTIFACT} artifact: ${list}`
+      : `${list} (screenshots are in the ${E2E_ARTIFACT} artifact)`;
+    const index = steps.findLastIndex((step) => /\be2e\b|end-to-end|playwright/i.test(step.name));
+    steps =
+      index >= 0
+        ? steps.map((step, i) =>
+            i === index
+              ? { ...step, detail: step.detail ? `${step.detail} · ${note}` : note }
+              : step,
+          )
+        : // Not a step that ran: a non-finite duration renders as "–".
+          [
+            ...steps,
+            { name: "e2e screenshots", status: "ok", durationMs: Number.NaN, detail: note },
+          ];
+  }
+  return { ...summary, steps, e2e: { ...e2e, reportDir, screenshots: [] } };
+}
+
+/** The rendered body, with step details and the error shortened (each saying so) until it fits. */
+function fitToLimit(summary: Summary, secrets: readonly string[]): string {
+  let body = renderMarkdown(summary, { secrets });
+  for (const cap of TEXT_CAPS) {
+    if (body.length <= COMMENT_BODY_MAX) return body;
+    body = renderMarkdown(
+      {
+        ...summary,
+        ...(summary.error === undefined ? {} : { error: shorten(summary.error, cap.error, true) }),
+        steps: summary.steps.map((step): StepResult =>
+          step.detail === undefined ? step : { ...step, detail: shorten(step.detail, cap.detail) },
+        ),
+      },
+      { secrets },
+    );
+  }
+  if (body.length <= COMMENT_BODY_MAX) return body;
+  // Still too long (thousands of steps or migrations): keep the head, marker included.
+  return `${cutAt(body, COMMENT_BODY_MAX - CUT_NOTE.length)}${CUT_NOTE}`;
+}
+
+function shorten(text: string, max: number, block = false): string {
+  if (text.length <= max) return text;
+  const kept = cutAt(text, max);
+  const cut = (text.length - kept.length).toLocaleString("en-US");
+  return block
+    ? `${kept}\n… [${cut} more characters cut; the full text is in the workflow run's log]`
+    : `${kept}… [${cut} more characters cut]`;
+}
+
+/** The first `max` UTF-16 units, without splitting a surrogate pair. */
+function cutAt(text: string, max: number): string {
+  const head = text.slice(0, Math.max(0, max));
+  return /[\uD800-\uDBFF]$/.test(head) ? head.slice(0, -1) : head;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function httpUrl(value: string, what: string): string {
+  const trimmed = value.trim().replace(/\/+$/, "");
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(trimmed);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+    throw userError(
+      "INVALID_ARGUMENT",
+      `${what} must be an http(s) URL (got "${showInput(value)}")`,
+    );
+  }
+  return trimmed;
+}
+
+/**
+ * The web address that goes with an API address: api.github.com -> github.com, a GHE.com
+ * api.<name>.ghe.com -> <name>.ghe.com, a GitHub Enterprise Server https://host/api/v3 ->
+ * https://host. Anything else (a stub) is used as is.
+ */
+function webUrl(apiUrl: string): string {
+  const url = new URL(apiUrl);
+  if (url.hostname.startsWith("api.")) url.hostname = url.hostname.slice(4);
+  const path = url.pathname.replace(/\/api\/v3\/?$/, "").replace(/\/+$/, "");
+  return `${url.origin}${path}`;
+}
+
+/** The HTTP status of an Octokit RequestError (500 for a network failure), else undefined. */
+function httpStatus(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === "number" ? status : undefined;
+}
+
+function hasResponse(error: unknown): boolean {
+  return typeof (error as { response?: unknown } | null)?.response === "object";
+}
+
+function isRateLimited(error: unknown): boolean {
+  const headers = (error as { response?: { headers?: Record<string, unknown> } }).response?.headers;
+  return headers?.["x-ratelimit-remaining"] === "0" || /rate limit/i.test(quote(error));
+}
+
+/** The error's message on one line, shortened. */
+function quote(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // eslint-disable-next-line no-control-regex -- control characters are what is flattened
+  const line = message.replace(/[\u0000-\u001f\u007f]+/g, " ").trim() || "no message";
+  return line.length > QUOTED_MAX ? `${cutAt(line, QUOTED_MAX)}…` : line;
+}

@@ -1,0 +1,370 @@
+/**
+ * A recording stub of the part of GitHub's REST API that the review channel uses: listing,
+ * creating and editing issue (pull request) comments. It runs on node:http at 127.0.0.1 on a free
+ * port, so Octokit talks to it over real HTTP exactly as it would to api.github.com.
+ *
+ * It follows the real API where a client could notice: token auth with GitHub's JSON errors,
+ * `per_page`/`page` pagination with a `Link` header whose URLs use `/repositories/{id}/...` (as
+ * GitHub's do, so a client must follow them rather than rebuild them), global comment ids, the
+ * 65,536-character body limit, and the response fields a client reads.
+ */
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** The token the stub accepts unless told otherwise. Built by concatenation: not a real token. */
+export const STUB_TOKEN = "ghs_" + "StubInstallationToken0123456789abcd";
+
+/** GitHub's limit on a comment body, in characters. */
+export const BODY_MAX = 65_536;
+
+export interface RecordedRequest {
+  method: string;
+  /** The path without the query string, e.g. "/repos/acme/app/issues/7/comments". */
+  path: string;
+  query: Record<string, string>;
+  /** Lower-case names, as node:http gives them. */
+  headers: Record<string, string>;
+  /** The parsed JSON body, or the raw text when it is not JSON; undefined when empty. */
+  body: unknown;
+}
+
+export interface StubUser {
+  login: string;
+  id: number;
+  type: "User" | "Bot";
+}
+
+export interface StubComment {
+  id: number;
+  node_id: string;
+  url: string;
+  html_url: string;
+  issue_url: string;
+  body: string;
+  user: StubUser;
+  created_at: string;
+  updated_at: string;
+  author_association: string;
+}
+
+export interface GitHubStub {
+  /** The API base URL, e.g. "http://127.0.0.1:40123"; give it to Octokit as `baseUrl`. */
+  url: string;
+  /** The token the stub accepts, as `authorization: token X` or `Bearer X`. */
+  token: string;
+  /** Every request received, in order. */
+  requests: RecordedRequest[];
+  /** A copy of the comments of `repo` ("owner/name") on issue `issue`, oldest first. */
+  comments(repo: string, issue: number): StubComment[];
+  /**
+   * From now on, answer with `status` and GitHub's JSON for it (401 "Bad credentials", 403
+   * "Resource not accessible by integration", 404 "Not Found", 5xx...). `methods` limits it to
+   * those methods (e.g. ["POST", "PATCH"]: a read-only token). `null` restores normal service.
+   */
+  forbid(status: number | null, methods?: readonly string[]): void;
+  /** Adds comments by "octocat" to `repo`'s issue `issue`, oldest first, and returns them. */
+  seedComments(repo: string, issue: number, bodies: readonly string[]): StubComment[];
+  /** Removes a comment, as if someone deleted it. */
+  deleteComment(id: number): void;
+  close(): Promise<void>;
+}
+
+const DOCS = "https://docs.github.com/rest";
+const BOT: StubUser = { login: "github-actions[bot]", id: 41898282, type: "Bot" };
+const OCTOCAT: StubUser = { login: "octocat", id: 583231, type: "User" };
+
+const ERROR_MESSAGES: Record<number, string> = {
+  401: "Bad credentials",
+  403: "Resource not accessible by integration",
+  404: "Not Found",
+  500: "Internal Server Error",
+  502: "Server Error",
+  503: "Service Unavailable",
+};
+
+interface StoredComment extends StubComment {
+  repo: string;
+  issue: number;
+}
+
+export async function startGitHubStub(options: { token?: string } = {}): Promise<GitHubStub> {
+  const token = options.token ?? STUB_TOKEN;
+  const requests: RecordedRequest[] = [];
+  const comments: StoredComment[] = [];
+  const repositoryIds = new Map<string, number>();
+  let nextCommentId = 1_000_001;
+  // A fixed clock that ticks a second per change: deterministic, and created_at orders comments.
+  let clock = Date.parse("2025-05-01T12:00:00Z");
+  let failure: { status: number; methods: ReadonlySet<string> | null } | null = null;
+  let url = "";
+
+  const now = () => new Date((clock += 1000)).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+  const repositoryId = (repo: string) => {
+    let id = repositoryIds.get(repo.toLowerCase());
+    if (id === undefined) {
+      id = 100_000 + repositoryIds.size;
+      repositoryIds.set(repo.toLowerCase(), id);
+    }
+    return id;
+  };
+
+  const addComment = (repo: string, issue: number, body: string, user: StubUser) => {
+    const id = nextCommentId++;
+    const time = now();
+    const stored: StoredComment = {
+      repo,
+      issue,
+      id,
+      node_id: `IC_kwDO${Buffer.from(String(id)).toString("base64url")}`,
+      url: `${url}/repos/${repo}/issues/comments/${id}`,
+      html_url: `https://github.com/${repo}/pull/${issue}#issuecomment-${id}`,
+      issue_url: `${url}/repos/${repo}/issues/${issue}`,
+      body,
+      user: { ...user },
+      created_at: time,
+      updated_at: time,
+      author_association: user.type === "Bot" ? "NONE" : "MEMBER",
+    };
+    comments.push(stored);
+    return stored;
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      send(res, 500, { message: `stub error: ${String(error)}`, documentation_url: DOCS });
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const parsed = new URL(req.url ?? "/", "http://stub");
+    const text = await readBody(req);
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([name, value]) => [
+        name,
+        Array.isArray(value) ? value.join(", ") : (value ?? ""),
+      ]),
+    );
+    let body: unknown;
+    if (text !== "") {
+      try {
+        body = JSON.parse(text) as unknown;
+      } catch {
+        body = text;
+      }
+    }
+    const method = req.method ?? "GET";
+    requests.push({
+      method,
+      path: parsed.pathname,
+      query: Object.fromEntries(parsed.searchParams),
+      headers,
+      body,
+    });
+
+    const presented = /^(?:token|bearer)\s+(\S+)$/i.exec(headers.authorization ?? "")?.[1];
+    if (presented === undefined) {
+      return send(res, 401, { message: "Requires authentication", documentation_url: DOCS });
+    }
+    if (presented !== token) return sendError(res, 401);
+    if (failure && (failure.methods === null || failure.methods.has(method))) {
+      return sendError(res, failure.status);
+    }
+
+    const route = resolveRoute(parsed.pathname);
+    if (!route) return sendError(res, 404);
+
+    if (route.kind === "issue-comments" && method === "GET") {
+      const perPage = clampInt(parsed.searchParams.get("per_page"), 30, 1, 100);
+      const page = clampInt(parsed.searchParams.get("page"), 1, 1, Number.MAX_SAFE_INTEGER);
+      const all = comments.filter((c) => sameRepo(c.repo, route.repo) && c.issue === route.issue);
+      const lastPage = Math.max(1, Math.ceil(all.length / perPage));
+      const link = linkHeader(route.repo, route.issue, perPage, page, lastPage);
+      return send(
+        res,
+        200,
+        all.slice((page - 1) * perPage, page * perPage).map(publicComment),
+        link ? { link } : {},
+      );
+    }
+    if (route.kind === "issue-comments" && method === "POST") {
+      const commentBody = validBody(res, body);
+      if (commentBody === undefined) return;
+      const created = addComment(route.repo, route.issue, commentBody, BOT);
+      return send(res, 201, publicComment(created), { location: created.url });
+    }
+    if (route.kind === "comment" && method === "PATCH") {
+      const comment = comments.find((c) => c.id === route.id && sameRepo(c.repo, route.repo));
+      if (!comment) return sendError(res, 404);
+      const commentBody = validBody(res, body);
+      if (commentBody === undefined) return;
+      comment.body = commentBody;
+      comment.updated_at = now();
+      return send(res, 200, publicComment(comment));
+    }
+    return sendError(res, 404);
+  }
+
+  /** `/repos/{o}/{r}/...` and the `/repositories/{id}/...` form used in Link headers. */
+  function resolveRoute(
+    path: string,
+  ):
+    | { kind: "issue-comments"; repo: string; issue: number }
+    | { kind: "comment"; repo: string; id: number }
+    | null {
+    let repo: string | undefined;
+    let rest: string;
+    const named = /^\/repos\/([^/]+)\/([^/]+)(\/.*)$/.exec(path);
+    const numbered = /^\/repositories\/(\d+)(\/.*)$/.exec(path);
+    if (named) {
+      const [, owner = "", name = "", tail = ""] = named;
+      repo = `${decodeURIComponent(owner)}/${decodeURIComponent(name)}`;
+      rest = tail;
+    } else if (numbered) {
+      const [, id = "", tail = ""] = numbered;
+      repo = [...repositoryIds].find(([, value]) => value === Number(id))?.[0];
+      rest = tail;
+    } else {
+      return null;
+    }
+    if (repo === undefined) return null;
+    const issueComments = /^\/issues\/([1-9]\d*)\/comments\/?$/.exec(rest);
+    if (issueComments) return { kind: "issue-comments", repo, issue: Number(issueComments[1]) };
+    const comment = /^\/issues\/comments\/([1-9]\d*)\/?$/.exec(rest);
+    if (comment) return { kind: "comment", repo, id: Number(comment[1]) };
+    return null;
+  }
+
+  function linkHeader(
+    repo: string,
+    issue: number,
+    perPage: number,
+    page: number,
+    lastPage: number,
+  ): string | null {
+    const at = (n: number) =>
+      `<${url}/repositories/${repositoryId(repo)}/issues/${issue}/comments?per_page=${perPage}&page=${n}>`;
+    const links: string[] = [];
+    if (page > 1) links.push(`${at(page - 1)}; rel="prev"`);
+    if (page < lastPage) links.push(`${at(page + 1)}; rel="next"`, `${at(lastPage)}; rel="last"`);
+    if (page > 1) links.push(`${at(1)}; rel="first"`);
+    return links.length > 0 ? links.join(", ") : null;
+  }
+
+  function validBody(res: ServerResponse, body: unknown): string | undefined {
+    const value = (body as { body?: unknown } | undefined)?.body;
+    if (typeof value !== "string") {
+      send(res, 422, {
+        message: "Invalid request.\n\nFor 'properties/body', nil is not a string.",
+        documentation_url: `${DOCS}/issues/comments#create-an-issue-comment`,
+        status: "422",
+      });
+      return undefined;
+    }
+    if (value.length > BODY_MAX) {
+      send(res, 422, {
+        message: "Validation Failed",
+        errors: [
+          {
+            resource: "IssueComment",
+            code: "custom",
+            field: "body",
+            message: `body is too long (maximum is ${BODY_MAX} characters)`,
+          },
+        ],
+        documentation_url: `${DOCS}/issues/comments#create-an-issue-comment`,
+        status: "422",
+      });
+      return undefined;
+    }
+    return value;
+  }
+
+  function sendError(res: ServerResponse, status: number): void {
+    send(res, status, {
+      message: ERROR_MESSAGES[status] ?? "Error",
+      documentation_url: DOCS,
+      status: String(status),
+    });
+  }
+
+  function send(
+    res: ServerResponse,
+    status: number,
+    json: unknown,
+    extra: Record<string, string> = {},
+  ): void {
+    const text = JSON.stringify(json);
+    res.writeHead(status, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(text),
+      "x-github-api-version-selected": "2022-11-28",
+      "x-github-request-id": `STUB:${requests.length}`,
+      "x-ratelimit-limit": "5000",
+      "x-ratelimit-remaining": "4999",
+      "x-ratelimit-resource": "core",
+      ...extra,
+    });
+    res.end(text);
+  }
+
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    token,
+    requests,
+    comments: (repo, issue) =>
+      comments
+        .filter((c) => sameRepo(c.repo, repo) && c.issue === issue)
+        .map((c) => publicComment(c)),
+    forbid(status, methods) {
+      failure = status === null ? null : { status, methods: methods ? new Set(methods) : null };
+    },
+    seedComments: (repo, issue, bodies) =>
+      bodies.map((body) => publicComment(addComment(repo, issue, body, OCTOCAT))),
+    deleteComment(id) {
+      const index = comments.findIndex((c) => c.id === id);
+      if (index >= 0) comments.splice(index, 1);
+    },
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await once(server, "close");
+    },
+  };
+}
+
+function publicComment(stored: StubComment): StubComment {
+  return {
+    id: stored.id,
+    node_id: stored.node_id,
+    url: stored.url,
+    html_url: stored.html_url,
+    issue_url: stored.issue_url,
+    body: stored.body,
+    user: { ...stored.user },
+    created_at: stored.created_at,
+    updated_at: stored.updated_at,
+    author_association: stored.author_association,
+  };
+}
+
+// GitHub owner and repository names are case-insensitive.
+function sameRepo(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+function clampInt(value: string | null, fallback: number, min: number, max: number): number {
+  if (value === null || !/^\d+$/.test(value)) return fallback;
+  return Math.min(max, Math.max(min, Number(value)));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
