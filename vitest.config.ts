@@ -25,6 +25,7 @@ export default defineConfig({
       "workers/*/vitest.config.ts",
       "apps/*/vitest.config.ts",
       "packages/pipeline/vitest.integration.config.ts",
+      "packages/pipeline/vitest.contract.config.ts",
     ],
     onUnhandledError(error) {
       return !KNOWN_POSTGRES_JS_WORKERD_REJECTIONS.has(error.message);

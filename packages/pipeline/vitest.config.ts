@@ -5,6 +5,8 @@ export default defineProject({
   test: {
     name: "pipeline",
     include: ["src/**/*.test.ts"],
+    // Contract tests run the real wrangler against recording stubs: minutes, not seconds.
+    exclude: ["src/**/*.contract.test.ts"],
     environment: "node",
     testTimeout: 60_000,
     hookTimeout: 120_000,

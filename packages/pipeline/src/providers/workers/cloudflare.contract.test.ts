@@ -1,0 +1,427 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startCloudflareStub, type CloudflareStub } from "../../../test/stubs/cloudflare";
+import { deriveStack, loadStack, type DerivedStack } from "../../core/derive";
+import { previewEnvironment } from "../../core/environments";
+import { PipelineError } from "../../errors";
+import { REPO_ROOT } from "../../local/state";
+import {
+  CloudflareWorkerPlatform,
+  cloudflareFromEnv,
+  runCommand,
+  type CloudflareState,
+  type CommandResult,
+  type CommandRunner,
+} from "./cloudflare";
+
+// Built at run time so that no scanner mistakes the fixtures for real credentials.
+const token = (prefix: string) => prefix + randomBytes(12).toString("hex");
+const PASSWORD = token("pw");
+const DATABASE_URL = `postgres://app:${PASSWORD}@db.example.test:5432/pr_7`;
+const SESSION_SECRET = token("session-");
+const STRIPE_WEBHOOK_SECRET = token("whsec_");
+const SECRETS = [DATABASE_URL, PASSWORD, SESSION_SECRET, STRIPE_WEBHOOK_SECRET];
+
+const NAMES = ["auth-worker-preview-7", "stripe-webhook-handler-preview-7", "codex-web-preview-7"];
+const WRANGLER_TIMEOUT = 180_000;
+
+interface Call extends CommandResult {
+  args: string[];
+  cwd: string;
+  /** The secrets file as wrangler found it: its mode and the names (never the values) inside. */
+  secretsFile?: { path: string; mode: number; names: string[] };
+  /** Whether any secret value was in the child's environment. */
+  envLeak: boolean;
+}
+
+/** Wraps a runner, recording argv, output and the secrets file each call saw. */
+function recording(inner: CommandRunner): { calls: Call[]; run: CommandRunner } {
+  const calls: Call[] = [];
+  const run: CommandRunner = async (command, args, options) => {
+    const at = args.indexOf("--secrets-file");
+    let secretsFile: Call["secretsFile"];
+    if (at >= 0) {
+      const path = args[at + 1] as string;
+      const info = await stat(path);
+      const names = Object.keys(JSON.parse(await readFile(path, "utf8")) as object);
+      secretsFile = { path, mode: info.mode & 0o777, names };
+    }
+    const result = await inner(command, args, options);
+    const envLeak = Object.values(options.env).some((v) => v !== undefined && SECRETS.includes(v));
+    calls.push({ ...result, args: [command, ...args], cwd: options.cwd, secretsFile, envLeak });
+    return result;
+  };
+  return { calls, run };
+}
+
+function leaks(text: string): string[] {
+  return SECRETS.filter((secret) => text.includes(secret));
+}
+
+function bindings(stub: CloudflareStub, name: string): Record<string, unknown>[] {
+  return (stub.scripts.get(name)?.metadata.bindings ?? []) as Record<string, unknown>[];
+}
+
+describe("CloudflareWorkerPlatform with real wrangler against a recording stub", () => {
+  const environment = previewEnvironment("7");
+  let stub: CloudflareStub;
+  let dir: string;
+  let stateFile: string;
+  let stack: DerivedStack;
+  let recorder: ReturnType<typeof recording>;
+  let platform: CloudflareWorkerPlatform;
+  const releases: string[] = [];
+
+  beforeAll(async () => {
+    stub = await startCloudflareStub();
+    dir = await mkdtemp(join(tmpdir(), "codex-cloudflare-test-"));
+    stateFile = join(dir, "state.json");
+    stack = deriveStack(loadStack(REPO_ROOT), environment);
+    recorder = recording(runCommand);
+    platform = new CloudflareWorkerPlatform({
+      apiToken: stub.apiToken,
+      accountId: stub.accountId,
+      apiBaseUrl: stub.url,
+      stateFile,
+      secrets: { SESSION_SECRET, STRIPE_WEBHOOK_SECRET },
+      run: recorder.run,
+    });
+  });
+
+  afterAll(async () => {
+    await stub?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Every call, output and recorded request so far is free of secret values. */
+  function expectNoLeaks(): void {
+    for (const call of recorder.calls) {
+      expect(leaks(call.args.join(" ")), `argv of ${call.args.join(" ")}`).toEqual([]);
+      expect(leaks(call.stdout + call.stderr), `output of ${call.args.join(" ")}`).toEqual([]);
+      expect(call.envLeak).toBe(false);
+    }
+    expect(leaks(JSON.stringify(stub.requests))).toEqual([]);
+    const metadata = [...stub.scripts.values()].map((s) => [s.metadata, s.versions]);
+    expect(leaks(JSON.stringify(metadata))).toEqual([]);
+  }
+
+  /** The secrets files of `calls` were 0600 while wrangler ran, and are gone with their folders. */
+  function expectSecretsFilesGone(calls: Call[]): void {
+    const files = calls.filter((c) => c.args.includes("deploy")).map((c) => c.secretsFile);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      expect(file?.mode).toBe(0o600);
+      expect(file?.names).toContain("DATABASE_URL");
+      expect(existsSync(file?.path as string)).toBe(false);
+      expect(existsSync(dirname(file?.path as string))).toBe(false);
+    }
+  }
+
+  it(
+    "deploys a preview's three Workers, wired to each other, secrets only in the secrets store",
+    async () => {
+      const result = await platform.deploy(stack, { database: DATABASE_URL });
+      releases.push(result.version);
+
+      expect([...stub.scripts.keys()].sort()).toEqual([...NAMES].sort());
+      const web = bindings(stub, "codex-web-preview-7");
+      expect(web).toEqual(
+        expect.arrayContaining([
+          { name: "AUTH", type: "service", service: "auth-worker-preview-7" },
+          { name: "WEBHOOK", type: "service", service: "stripe-webhook-handler-preview-7" },
+          { name: "ASSETS", type: "assets" },
+        ]),
+      );
+      for (const name of NAMES) {
+        expect(bindings(stub, name)).toContainEqual({
+          name: "ENVIRONMENT",
+          type: "plain_text",
+          text: "preview-7",
+        });
+        expect(stub.scripts.get(name)?.secrets.DATABASE_URL).toBe(DATABASE_URL);
+      }
+      expect(JSON.stringify([...stub.scripts.values()].map((s) => s.metadata))).not.toContain(
+        "-production",
+      );
+      expect(stub.scripts.get("auth-worker-preview-7")?.secrets.SESSION_SECRET).toBe(
+        SESSION_SECRET,
+      );
+      expect(stub.scripts.get("stripe-webhook-handler-preview-7")?.secrets).toEqual({
+        DATABASE_URL,
+        STRIPE_WEBHOOK_SECRET,
+      });
+
+      // New Workers: looked up (404), then created by a PUT, in deploy order.
+      const puts = stub.requests.filter(
+        (r) => r.method === "PUT" && /scripts\/[^/]+$/.test(r.path),
+      );
+      expect(puts.map((r) => r.path.split("/").at(-1))).toEqual(NAMES);
+      for (const name of NAMES) {
+        const lookup = stub.requests.find((r) => r.path.endsWith(`/workers/services/${name}`));
+        expect(lookup?.status).toBe(404);
+      }
+      expect(stub.requests.some((r) => r.path.endsWith("/assets-upload-session"))).toBe(true);
+
+      expectNoLeaks();
+      expectSecretsFilesGone(recorder.calls);
+      for (const call of recorder.calls) {
+        expect(call.args.slice(0, 4)).toEqual(["pnpm", "exec", "wrangler", "deploy"]);
+      }
+
+      expect(result.version).toMatch(/^[0-9a-f]{8}\.[0-9a-f]{8}\.[0-9a-f]{8}$/);
+      expect(result.urls.web).toBe(`https://codex-web-preview-7.${stub.subdomain}.workers.dev`);
+      expect(platform.urls(environment)).toEqual(result.urls);
+      const listed = await platform.list();
+      expect(listed).toEqual([
+        expect.objectContaining({ name: "preview-7", version: result.version, urls: result.urls }),
+      ]);
+      const state = JSON.parse(await readFile(stateFile, "utf8")) as CloudflareState;
+      expect(state.records.map((r) => [r.environment, r.worker])).toEqual(
+        NAMES.map((n) => ["preview-7", n]),
+      );
+      for (const record of state.records) {
+        expect(record.versionId).toMatch(/^[0-9a-f-]{36}$/);
+        expect(Date.parse(record.at)).not.toBeNaN();
+      }
+    },
+    WRANGLER_TIMEOUT,
+  );
+
+  it(
+    "deploys again in place: new versions of the same Workers, no new service",
+    async () => {
+      const before = stub.requests.length;
+      const result = await platform.deploy(stack, { database: DATABASE_URL });
+      releases.push(result.version);
+      const since = stub.requests.slice(before);
+
+      expect(since.filter((r) => r.method === "PUT" && /scripts\/[^/]+$/.test(r.path))).toEqual([]);
+      const posted = (suffix: string) =>
+        since
+          .filter((r) => r.method === "POST" && r.path.endsWith(suffix))
+          .map((r) => r.path.split("/").at(-2));
+      expect(posted("/versions")).toEqual(NAMES);
+      expect(posted("/deployments")).toEqual(NAMES);
+      expect(stub.scripts.size).toBe(3);
+      for (const name of NAMES) expect(stub.scripts.get(name)?.versions).toHaveLength(2);
+      expect(result.version).not.toBe(releases[0]);
+      expect((await platform.list())[0]?.versions).toEqual(releases);
+      expectNoLeaks();
+    },
+    WRANGLER_TIMEOUT,
+  );
+
+  it(
+    "rolls every Worker back to the versions the previous deploy recorded",
+    async () => {
+      const state = JSON.parse(await readFile(stateFile, "utf8")) as CloudflareState;
+      const first = state.releases.find((r) => r.id === releases[0]);
+      const calls = recorder.calls.length;
+      const before = stub.requests.length;
+
+      expect(await platform.rollback(environment)).toEqual({ from: releases[1], to: releases[0] });
+
+      expect(recorder.calls.slice(calls).map((c) => c.args.slice(2))).toEqual(
+        first?.workers.map((w) => [
+          "wrangler",
+          "rollback",
+          w.versionId,
+          "--name",
+          w.worker,
+          "--message",
+          "codex rollback",
+          "--yes",
+        ]),
+      );
+      const deployments = stub.requests
+        .slice(before)
+        .filter((r) => r.method === "POST" && r.path.endsWith("/deployments"));
+      expect(deployments.map((r) => [r.path.split("/").at(-2), r.body])).toEqual(
+        first?.workers.map((w) => [
+          w.worker,
+          {
+            strategy: "percentage",
+            versions: [{ version_id: w.versionId, percentage: 100 }],
+            annotations: { "workers/message": "codex rollback" },
+          },
+        ]),
+      );
+      for (const w of first?.workers ?? []) {
+        const live = stub.scripts.get(w.worker)?.deployments[0]?.versions[0]?.version_id;
+        expect(live).toBe(w.versionId);
+      }
+      expect((await platform.list())[0]?.version).toBe(releases[0]);
+    },
+    WRANGLER_TIMEOUT,
+  );
+
+  it(
+    "names the deployed and the failed Workers when web fails after the others, then converges",
+    async () => {
+      const calls = recorder.calls.length;
+      // wrangler tries an upload three times before it gives up.
+      stub.failNext({ method: "POST", path: /\/scripts\/codex-web-preview-7\/versions$/ }, 500, 3);
+
+      const error = await platform.deploy(stack, { database: DATABASE_URL }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(PipelineError);
+      const message = (error as PipelineError).message;
+      expect(message).toContain(
+        "deployed auth-worker-preview-7 and stripe-webhook-handler-preview-7; failed codex-web-preview-7",
+      );
+      expect((error as PipelineError).hint).toContain("Run the deploy again");
+      expect(leaks(message)).toEqual([]);
+      expectSecretsFilesGone(recorder.calls.slice(calls));
+      // The last complete deploy is still the environment's version.
+      expect((await platform.list())[0]?.version).toBe(releases[0]);
+
+      const webVersions = stub.scripts.get("codex-web-preview-7")?.versions.length ?? 0;
+      const result = await platform.deploy(stack, { database: DATABASE_URL });
+      expect(stub.scripts.get("codex-web-preview-7")?.versions).toHaveLength(webVersions + 1);
+      for (const name of NAMES) {
+        const script = stub.scripts.get(name);
+        expect(script?.deployments[0]?.versions[0]?.version_id).toBe(script?.versions.at(-1)?.id);
+      }
+      expect((await platform.list())[0]?.version).toBe(result.version);
+      expectNoLeaks();
+    },
+    WRANGLER_TIMEOUT,
+  );
+
+  it(
+    "deletes exactly the preview's Workers, and a second delete is a no-op",
+    async () => {
+      stub.seed("auth-worker-production");
+      const before = stub.requests.length;
+
+      expect(await platform.delete(environment)).toBe(true);
+      const deletes = stub.requests.slice(before).filter((r) => r.method === "DELETE");
+      expect(deletes.map((r) => [r.path.split("/").at(-1), r.query.force, r.status])).toEqual([
+        ["codex-web-preview-7", "true", 200],
+        ["stripe-webhook-handler-preview-7", "true", 200],
+        ["auth-worker-preview-7", "true", 200],
+      ]);
+      expect([...stub.scripts.keys()]).toEqual(["auth-worker-production"]);
+      expect(await platform.list()).toEqual([]);
+
+      const again = stub.requests.length;
+      expect(await platform.delete(environment)).toBe(false);
+      const second = stub.requests.slice(again).filter((r) => r.method === "DELETE");
+      expect(second.map((r) => r.status)).toEqual([404, 404, 404]);
+      expect([...stub.scripts.keys()]).toEqual(["auth-worker-production"]);
+    },
+    WRANGLER_TIMEOUT,
+  );
+});
+
+describe("CloudflareWorkerPlatform without wrangler", () => {
+  const environment = previewEnvironment("7");
+  const stack = deriveStack(loadStack(REPO_ROOT), environment);
+  const VERSION = "Current Version ID: 0f0f0f0f-1111-4222-8333-444444444444\n";
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "codex-cloudflare-unit-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A runner that answers like a successful deploy, keeping each secrets file's content. */
+  function fakeWrangler(code = 0) {
+    const seen: { args: readonly string[]; secrets?: Record<string, string> }[] = [];
+    const run: CommandRunner = async (_command, args) => {
+      const at = args.indexOf("--secrets-file");
+      const secrets =
+        at >= 0
+          ? (JSON.parse(await readFile(args[at + 1] as string, "utf8")) as Record<string, string>)
+          : undefined;
+      seen.push({ args, ...(secrets ? { secrets } : {}) });
+      return { code, stdout: code === 0 ? VERSION : "", stderr: code === 0 ? "" : "boom" };
+    };
+    return { seen, run };
+  }
+
+  it("refuses a missing CLOUDFLARE_API_TOKEN or CLOUDFLARE_ACCOUNT_ID by name", () => {
+    for (const [env, missing] of [
+      [{ CLOUDFLARE_ACCOUNT_ID: "a" }, "CLOUDFLARE_API_TOKEN"],
+      [{ CLOUDFLARE_API_TOKEN: "t" }, "CLOUDFLARE_ACCOUNT_ID"],
+    ] as const) {
+      let error: unknown;
+      try {
+        cloudflareFromEnv(env);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(PipelineError);
+      expect(error).toMatchObject({ code: "INVALID_ARGUMENT", kind: "user" });
+      expect((error as Error).message).toContain(missing);
+    }
+  });
+
+  it("reads each secret from NAME_<KIND> before NAME, and fails before any upload when one is missing", async () => {
+    const fake = fakeWrangler();
+    const env = {
+      CLOUDFLARE_API_TOKEN: "t",
+      CLOUDFLARE_ACCOUNT_ID: "a",
+      CLOUDFLARE_WORKERS_SUBDOMAIN: "acme",
+      SESSION_SECRET: "generic-session",
+      SESSION_SECRET_PREVIEW: "preview-session",
+      STRIPE_WEBHOOK_SECRET_PRODUCTION: "production-only",
+    };
+    const overrides = {
+      stateFile: join(dir, "env.json"),
+      run: fake.run,
+      withWebBuild: <T>(_stack: DerivedStack, deploy: () => Promise<T>) => deploy(),
+    };
+    const error = await cloudflareFromEnv(env, overrides)
+      .deploy(stack, { database: DATABASE_URL })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect((error as Error).message).toContain("STRIPE_WEBHOOK_SECRET");
+    expect(fake.seen).toEqual([]);
+
+    const platform = cloudflareFromEnv({ ...env, STRIPE_WEBHOOK_SECRET: "shared" }, overrides);
+    const result = await platform.deploy(stack, { database: DATABASE_URL });
+    expect(fake.seen.map((s) => s.secrets)).toEqual([
+      { DATABASE_URL, SESSION_SECRET: "preview-session" },
+      { DATABASE_URL, STRIPE_WEBHOOK_SECRET: "shared" },
+      { DATABASE_URL, STRIPE_WEBHOOK_SECRET: "shared" },
+    ]);
+    expect(result.urls.auth).toBe("https://auth-worker-preview-7.acme.workers.dev");
+  });
+
+  it("removes the secrets file when wrangler fails, and says nothing was deployed", async () => {
+    const fake = fakeWrangler(1);
+    const files: string[] = [];
+    const platform = new CloudflareWorkerPlatform({
+      apiToken: "t",
+      accountId: "a",
+      stateFile: join(dir, "failing.json"),
+      secrets: { SESSION_SECRET, STRIPE_WEBHOOK_SECRET },
+      run: async (command, args, options) => {
+        files.push(args[args.indexOf("--secrets-file") + 1] as string);
+        return fake.run(command, args, options);
+      },
+    });
+    const error = await platform.deploy(stack, { database: DATABASE_URL }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).toContain(
+      "deployed none; failed auth-worker-preview-7; not attempted stripe-webhook-handler-preview-7 and codex-web-preview-7",
+    );
+    expect(files).toHaveLength(1);
+    expect(existsSync(files[0] as string)).toBe(false);
+    expect(await platform.list()).toEqual([]);
+  });
+});

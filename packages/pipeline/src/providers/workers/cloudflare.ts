@@ -1,0 +1,658 @@
+/**
+ * The Worker platform on Cloudflare: the real `wrangler` CLI deploys each environment's derived
+ * configs, one Worker at a time in deploy order (auth, webhook, then web), so that every service
+ * binding names a Worker that already exists. Secrets travel in a `--secrets-file` (mode 0600, in
+ * a fresh temporary folder, removed whatever happens), never in argv.
+ *
+ * Cloudflare keeps every version of a Worker; we record in a small JSON state file which version
+ * each deploy made, per environment, so that `rollback` knows where to go and `list` what runs.
+ * Per Cloudflare's docs, `wrangler rollback` rolls back neither bindings nor data.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { BUILD_PATHS, WORKER_DIRS, buildStack, codeHash } from "../../build";
+import {
+  deriveStack,
+  loadStack,
+  type DerivedStack,
+  type DerivedWorker,
+  type WorkerKind,
+} from "../../core/derive";
+import { checkEnvironment, type Environment } from "../../core/environments";
+import { PipelineError, userError, type ErrorCode } from "../../errors";
+import { REPO_ROOT, readJson, statePaths, withLock, writeFileAtomic } from "../../local/state";
+import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "./shared";
+
+// errors.ts has no code for a failed cloud call; a failed upload is the nearest ("the build").
+const WRANGLER_FAILED: ErrorCode = "BUILD_FAILED";
+
+/** How many complete deploys (releases) each environment keeps in the state file. */
+export const KEEP_RELEASES = 10;
+/** How many Worker records (deploys and rollbacks of single Workers) each environment keeps. */
+const KEEP_RECORDS = 6 * KEEP_RELEASES;
+
+/** Secrets a Worker gets when a value is provided; the required ones come from derive.ts. */
+export const OPTIONAL_SECRETS: Readonly<Record<WorkerKind, readonly string[]>> = Object.freeze({
+  web: Object.freeze(["STRIPE_SECRET_KEY", "STRIPE_PRICE_ID"]),
+  auth: Object.freeze([]),
+  webhook: Object.freeze(["STRIPE_SECRET_KEY"]),
+});
+
+/** Every secret name a Worker of the stack may hold; they are kept out of wrangler's environment. */
+const SECRET_NAMES = [
+  "DATABASE_URL",
+  "SESSION_SECRET",
+  "STRIPE_WEBHOOK_SECRET",
+  "STRIPE_SECRET_KEY",
+  "STRIPE_PRICE_ID",
+];
+
+// Cloudflare's "script not found" and "service not found": what deleting a deleted Worker says.
+const NOT_FOUND_CODES = /\[code: (?:10007|10090)\]/;
+const VERSION_ID =
+  /Current Version ID:\s*([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/;
+const WORKERS_DEV_URL = /https:\/\/[a-z0-9-]+\.([a-z0-9-]+)\.workers\.dev/;
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Runs a command to completion; never rejects on a non-zero exit (the caller reads `code`). */
+export type CommandRunner = (
+  command: string,
+  args: readonly string[],
+  options: RunOptions,
+) => Promise<CommandResult>;
+
+/** Secret values by name (SESSION_SECRET, STRIPE_WEBHOOK_SECRET, ...); DATABASE_URL comes from deploy. */
+export type SecretValues = Readonly<Record<string, string>>;
+
+/** The same values for every environment, or values chosen per environment. */
+export type SecretSource =
+  SecretValues | ((environment: Environment) => SecretValues | Promise<SecretValues>);
+
+export interface CloudflareOptions {
+  apiToken: string;
+  accountId: string;
+  /** CLOUDFLARE_API_BASE_URL, including /client/v4; Cloudflare's own API when unset. */
+  apiBaseUrl?: string;
+  /** The account's workers.dev subdomain: urls() are https://<name>.<subdomain>.workers.dev. */
+  workersSubdomain?: string;
+  /** The JSON file recording each environment's deployed versions (for rollback and list). */
+  stateFile?: string;
+  /** The secret values each environment's Workers get, besides DATABASE_URL. */
+  secrets?: SecretSource;
+  /** Runs wrangler; tests inject a recording runner. */
+  run?: CommandRunner;
+  /**
+   * Runs `deploy` (the web Worker's) while the web app's vite output is current and nobody
+   * rebuilds it. The default takes build.ts's lock and reuses buildStack's vite step.
+   */
+  withWebBuild?: <T>(stack: DerivedStack, deploy: () => Promise<T>) => Promise<T>;
+}
+
+/** One Worker's version, as a deploy or a rollback left it. */
+export interface WorkerRecord {
+  environment: string;
+  /** The Worker's name on Cloudflare. */
+  worker: string;
+  kind: WorkerKind;
+  versionId: string;
+  at: string;
+  action: "deploy" | "rollback";
+  url?: string;
+}
+
+/** A deploy in which every Worker of the environment succeeded. */
+export interface Release {
+  environment: string;
+  /** The combined id: the first 8 characters of each Worker's version id, in deploy order. */
+  id: string;
+  workers: { kind: WorkerKind; worker: string; versionId: string }[];
+  at: string;
+}
+
+export interface CloudflareState {
+  /** The workers.dev subdomain wrangler reported, when no option sets it. */
+  subdomain?: string;
+  records: WorkerRecord[];
+  releases: Release[];
+  /** The release each environment serves, by environment name. */
+  current: Record<string, string>;
+}
+
+/** Spawns a command and collects its output; stdin is closed, so nothing can prompt. */
+export const runCommand: CommandRunner = (command, args, options) =>
+  new Promise((resolve) => {
+    const child = spawn(command, [...args], {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.on("error", (error) => resolve({ code: 127, stdout, stderr: stderr + error.message }));
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+
+/** The combined id of one version per Worker. */
+export function releaseId(versions: readonly { versionId: string }[]): string {
+  return versions.map((v) => v.versionId.slice(0, 8)).join(".");
+}
+
+function readStateSync(file: string): CloudflareState | undefined {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as CloudflareState;
+  } catch {
+    return undefined;
+  }
+}
+
+function emptyState(): CloudflareState {
+  return { records: [], releases: [], current: {} };
+}
+
+/** "a, b and c", or "none". */
+function listNames(names: readonly string[]): string {
+  if (names.length === 0) return "none";
+  if (names.length === 1) return names[0] as string;
+  return `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+}
+
+/**
+ * The platform from the environment: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (required),
+ * CLOUDFLARE_API_BASE_URL and CLOUDFLARE_WORKERS_SUBDOMAIN (optional). A secret NAME is read from
+ * NAME_<KIND> (NAME_PRODUCTION, NAME_STAGING, NAME_PREVIEW) when set, else from NAME, so that
+ * production's values need not be shared with previews.
+ */
+export function cloudflareFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<CloudflareOptions> = {},
+): CloudflareWorkerPlatform {
+  const required = (name: string): string => {
+    const value = env[name];
+    if (!value) {
+      throw userError(
+        "INVALID_ARGUMENT",
+        `${name} is not set: the cloud target needs it to deploy Workers`,
+        `Set ${name} (see the Cloudflare dashboard), or use --target local.`,
+      );
+    }
+    return value;
+  };
+  const apiToken = required("CLOUDFLARE_API_TOKEN");
+  const accountId = required("CLOUDFLARE_ACCOUNT_ID");
+  const secrets = (environment: Environment): SecretValues => {
+    const suffix = environment.kind.toUpperCase();
+    const values: Record<string, string> = {};
+    for (const name of SECRET_NAMES) {
+      if (name === "DATABASE_URL") continue;
+      const value = env[`${name}_${suffix}`] || env[name];
+      if (value) values[name] = value;
+    }
+    return values;
+  };
+  return new CloudflareWorkerPlatform({
+    apiToken,
+    accountId,
+    ...(env.CLOUDFLARE_API_BASE_URL ? { apiBaseUrl: env.CLOUDFLARE_API_BASE_URL } : {}),
+    ...(env.CLOUDFLARE_WORKERS_SUBDOMAIN
+      ? { workersSubdomain: env.CLOUDFLARE_WORKERS_SUBDOMAIN }
+      : {}),
+    stateFile: join(statePaths(env.CODEX_STATE_DIR).root, "cloudflare.json"),
+    secrets,
+    ...overrides,
+  });
+}
+
+/** True when the web app's vite output on disk was built from the current sources. */
+async function webBuildIsCurrent(code: string): Promise<boolean> {
+  const marker = await readJson<{ hash?: string }>(join(BUILD_PATHS.builds, "web-build.json"))
+    .then((m) => m?.hash)
+    .catch(() => undefined);
+  return (
+    marker === code && existsSync(join(WORKER_DIRS.web, ".svelte-kit", "cloudflare", "_worker.js"))
+  );
+}
+
+/**
+ * Runs `deploy` holding build.ts's build lock, once the vite output matches the sources: wrangler
+ * reads apps/web/.svelte-kit while it bundles and uploads, and nobody may rewrite it meanwhile.
+ * A stale output is rebuilt by buildStack (outside the lock, which buildStack takes itself).
+ */
+async function withCurrentWebBuild<T>(stack: DerivedStack, deploy: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const code = await codeHash();
+    const done = await withLock(BUILD_PATHS, "build", async () =>
+      (await webBuildIsCurrent(code)) ? { value: await deploy() } : undefined,
+    );
+    if (done) return done.value;
+    if (attempt > 0) {
+      throw new PipelineError(
+        "BUILD_FAILED",
+        "the web app's sources changed while it was being built for the deploy",
+        { hint: "Run the deploy again once the sources are settled." },
+      );
+    }
+    const scratch = await mkdtemp(join(tmpdir(), "codex-web-build-"));
+    try {
+      const web = { ...stack, workers: stack.workers.filter((w) => w.kind === "web") };
+      await buildStack(web, code, scratch);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+}
+
+export class CloudflareWorkerPlatform implements WorkerPlatform {
+  private readonly options: CloudflareOptions;
+  private readonly run: CommandRunner;
+  private readonly stateFile: string;
+
+  constructor(options: CloudflareOptions) {
+    if (!options.apiToken)
+      throw userError("INVALID_ARGUMENT", "a Cloudflare API token is required");
+    if (!options.accountId) {
+      throw userError("INVALID_ARGUMENT", "a Cloudflare account id is required");
+    }
+    this.options = options;
+    this.run = options.run ?? runCommand;
+    this.stateFile = options.stateFile ?? join(statePaths().root, "cloudflare.json");
+  }
+
+  /** The Worker names of `environment`, by kind, in deploy order, as this checkout's configs give them. */
+  private names(environment: Environment): { kind: WorkerKind; name: string }[] {
+    return deriveStack(loadStack(REPO_ROOT), environment).workers.map((w) => ({
+      kind: w.kind,
+      name: w.name,
+    }));
+  }
+
+  urls(environment: Environment): StackUrls {
+    const subdomain = this.options.workersSubdomain ?? readStateSync(this.stateFile)?.subdomain;
+    if (!subdomain) {
+      throw userError(
+        "INVALID_ARGUMENT",
+        "the account's workers.dev subdomain is unknown until the first deploy",
+        "Set CLOUDFLARE_WORKERS_SUBDOMAIN (the <subdomain> of <name>.<subdomain>.workers.dev).",
+      );
+    }
+    const byKind = Object.fromEntries(
+      this.names(environment).map(({ kind, name }) => [
+        kind,
+        `https://${name}.${subdomain}.workers.dev`,
+      ]),
+    ) as Record<WorkerKind, string>;
+    return { web: byKind.web, auth: byKind.auth, webhook: byKind.webhook };
+  }
+
+  /** wrangler's environment: ours, minus secrets and other Cloudflare credentials, plus the target's. */
+  private wranglerEnv(): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    const secret = new RegExp(`^(?:${SECRET_NAMES.join("|")})(?:_|$)`);
+    for (const [key, value] of Object.entries(process.env)) {
+      if (secret.test(key) || key.startsWith("CLOUDFLARE_")) continue;
+      env[key] = value;
+    }
+    return {
+      ...env,
+      CLOUDFLARE_API_TOKEN: this.options.apiToken,
+      CLOUDFLARE_ACCOUNT_ID: this.options.accountId,
+      ...(this.options.apiBaseUrl ? { CLOUDFLARE_API_BASE_URL: this.options.apiBaseUrl } : {}),
+      WRANGLER_SEND_METRICS: "false",
+      // Debug output and the debug log file wrangler always writes would otherwise be able to
+      // hold request bodies, secret bindings included.
+      WRANGLER_LOG: "log",
+      WRANGLER_LOG_SANITIZE: "true",
+      CI: "true",
+      NO_COLOR: "1",
+    };
+  }
+
+  private async wrangler(kind: WorkerKind, args: string[]): Promise<CommandResult> {
+    return this.run("pnpm", ["exec", "wrangler", ...args], {
+      cwd: WORKER_DIRS[kind],
+      env: this.wranglerEnv(),
+    });
+  }
+
+  /** The values of every secret `worker` needs; a required one that is missing fails here. */
+  private secretsOf(
+    worker: DerivedWorker,
+    values: SecretValues,
+    database: string,
+  ): Record<string, string> {
+    const secrets: Record<string, string> = {};
+    for (const name of worker.secrets) {
+      const value = name === "DATABASE_URL" ? database : values[name];
+      if (!value) {
+        throw userError(
+          "INVALID_ARGUMENT",
+          `${name} has no value: ${worker.name} needs it`,
+          `Set ${name} (or ${name}_<KIND>) in the environment of the cloud target.`,
+        );
+      }
+      secrets[name] = value;
+    }
+    for (const name of OPTIONAL_SECRETS[worker.kind]) {
+      const value = values[name];
+      if (value && !(name in secrets)) secrets[name] = value;
+    }
+    return secrets;
+  }
+
+  async deploy(
+    stack: DerivedStack,
+    options: { database: string; rebuild?: boolean },
+  ): Promise<DeployResult> {
+    // `rebuild` changes nothing here: every cloud deploy uploads, and vite reruns when sources change.
+    const environment = checkEnvironment(stack.environment);
+    if (typeof options.database !== "string" || options.database === "") {
+      throw userError("INVALID_ARGUMENT", `no database connection for ${environment.name}`);
+    }
+    const source = this.options.secrets ?? {};
+    const values = typeof source === "function" ? await source(environment) : source;
+    // Every secret is resolved before the first upload: a missing one must not leave half a stack.
+    const plans = stack.workers.map((worker) => ({
+      worker,
+      secrets: this.secretsOf(worker, values, options.database),
+    }));
+    const withWebBuild = this.options.withWebBuild ?? withCurrentWebBuild;
+
+    const configs = await mkdtemp(join(tmpdir(), "codex-cloudflare-"));
+    const deployed: WorkerRecord[] = [];
+    try {
+      for (const [index, { worker, secrets }] of plans.entries()) {
+        try {
+          const upload = () => this.deployWorker(configs, worker, secrets);
+          const { versionId, url } = await (worker.kind === "web"
+            ? withWebBuild(stack, upload)
+            : upload());
+          const record: WorkerRecord = {
+            environment: environment.name,
+            worker: worker.name,
+            kind: worker.kind,
+            versionId,
+            at: new Date().toISOString(),
+            action: "deploy",
+            ...(url ? { url } : {}),
+          };
+          await this.updateState((state) => {
+            state.records.push(record);
+            const learned = url ? WORKERS_DEV_URL.exec(url)?.[1] : undefined;
+            if (learned) state.subdomain = learned;
+          });
+          deployed.push(record);
+        } catch (error) {
+          const rest = plans.slice(index + 1).map((p) => p.worker.name);
+          throw new PipelineError(
+            WRANGLER_FAILED,
+            `deploying ${environment.name} stopped at ${worker.name}: ` +
+              `deployed ${listNames(deployed.map((d) => d.worker))}; failed ${worker.name}; ` +
+              `not attempted ${listNames(rest)}.\n${(error as Error).message}`,
+            {
+              hint: `Run the deploy again: it redeploys every Worker of ${environment.name} in place.`,
+              cause: error,
+            },
+          );
+        }
+      }
+    } finally {
+      await rm(configs, { recursive: true, force: true });
+    }
+
+    const release: Release = {
+      environment: environment.name,
+      id: releaseId(deployed),
+      workers: deployed.map(({ kind, worker, versionId }) => ({ kind, worker, versionId })),
+      at: new Date().toISOString(),
+    };
+    await this.updateState((state) => {
+      state.releases = state.releases.filter(
+        (r) => r.environment !== environment.name || r.id !== release.id,
+      );
+      state.releases.push(release);
+      state.current[environment.name] = release.id;
+      const own = state.releases.filter((r) => r.environment === environment.name);
+      const drop = new Set(own.slice(0, Math.max(0, own.length - KEEP_RELEASES)));
+      state.releases = state.releases.filter((r) => !drop.has(r));
+      const mine = state.records.filter((r) => r.environment === environment.name);
+      // Each Worker's latest record says what it runs now, so it stays whatever its age.
+      const latest = new Set(new Map(mine.map((r) => [r.kind, r])).values());
+      const old = new Set(
+        mine.slice(0, Math.max(0, mine.length - KEEP_RECORDS)).filter((r) => !latest.has(r)),
+      );
+      state.records = state.records.filter((r) => !old.has(r));
+    });
+    // A Worker without workers.dev prints no URL; then only an explicit subdomain can name one.
+    const printed = (kind: WorkerKind) => deployed.find((d) => d.kind === kind)?.url ?? "";
+    const subdomain = this.options.workersSubdomain ?? (await this.readState()).subdomain;
+    const urls = subdomain
+      ? this.urls(environment)
+      : { web: printed("web"), auth: printed("auth"), webhook: printed("webhook") };
+    return { version: release.id, urls, built: true };
+  }
+
+  /** One `wrangler deploy`, with the Worker's secrets in a 0600 file that never outlives it. */
+  private async deployWorker(
+    configs: string,
+    worker: DerivedWorker,
+    secrets: Record<string, string>,
+  ): Promise<{ versionId: string; url?: string }> {
+    const config = join(configs, `${worker.kind}.json`);
+    await writeFile(config, `${JSON.stringify(worker.config, null, 2)}\n`, { mode: 0o600 });
+    const secretsDir = await mkdtemp(join(tmpdir(), "codex-secrets-"));
+    let result: CommandResult;
+    try {
+      const secretsFile = join(secretsDir, "secrets.json");
+      await writeFile(secretsFile, JSON.stringify(secrets), { mode: 0o600, flag: "wx" });
+      result = await this.wrangler(worker.kind, [
+        "deploy",
+        "--config",
+        config,
+        "--secrets-file",
+        secretsFile,
+      ]);
+    } finally {
+      await rm(secretsDir, { recursive: true, force: true });
+    }
+    const versionId = VERSION_ID.exec(result.stdout)?.[1];
+    if (result.code !== 0 || !versionId) {
+      throw new PipelineError(
+        WRANGLER_FAILED,
+        `wrangler deploy of ${worker.name} ${result.code !== 0 ? `exited with ${result.code}` : "printed no version id"}:\n` +
+          tail(result, Object.values(secrets)),
+      );
+    }
+    const url = WORKERS_DEV_URL.exec(result.stdout)?.[0];
+    return { versionId, ...(url ? { url } : {}) };
+  }
+
+  async list(): Promise<DeployedEnvironment[]> {
+    const state = await this.readState();
+    const names = [...new Set(state.records.map((r) => r.environment))];
+    return names.map((name) => {
+      const records = state.records.filter((r) => r.environment === name);
+      const releases = state.releases.filter((r) => r.environment === name);
+      const latest = new Map(records.map((r) => [r.kind, r]));
+      const current = state.current[name];
+      return {
+        name,
+        ...(current ? { version: current } : {}),
+        versions: releases.map((r) => r.id),
+        urls: {
+          web: latest.get("web")?.url ?? "",
+          auth: latest.get("auth")?.url ?? "",
+          webhook: latest.get("webhook")?.url ?? "",
+        },
+        updatedAt: records.at(-1)?.at ?? "",
+      };
+    });
+  }
+
+  async delete(environment: Environment): Promise<boolean> {
+    const env = checkEnvironment(environment);
+    const state = await this.readState();
+    // The names the configs give now, and any a past deploy recorded under another name.
+    const targets = new Map<string, WorkerKind>();
+    for (const { kind, name } of this.names(env)) targets.set(name, kind);
+    for (const r of state.records) if (r.environment === env.name) targets.set(r.worker, r.kind);
+    // The reverse of deploy order: nothing binds to web, and its siblings go only after it.
+    const order: WorkerKind[] = ["web", "webhook", "auth"];
+    const sorted = [...targets].sort((a, b) => order.indexOf(a[1]) - order.indexOf(b[1]));
+
+    let existed = false;
+    const deleted: string[] = [];
+    for (const [index, [name, kind]] of sorted.entries()) {
+      const result = await this.wrangler(kind, ["delete", "--name", name, "--force"]);
+      if (result.code === 0) {
+        existed = true;
+        deleted.push(name);
+      } else if (!NOT_FOUND_CODES.test(stripAnsi(result.stdout + result.stderr))) {
+        throw new PipelineError(
+          WRANGLER_FAILED,
+          `deleting ${env.name} stopped at ${name}: deleted ${listNames(deleted)}; failed ${name}; ` +
+            `not attempted ${listNames(sorted.slice(index + 1).map(([n]) => n))}.\n` +
+            `wrangler delete exited with ${result.code}:\n${tail(result, [])}`,
+          { hint: `Run the cleanup again: Workers already gone count as deleted.` },
+        );
+      }
+    }
+    await this.updateState((s) => {
+      s.records = s.records.filter((r) => r.environment !== env.name);
+      s.releases = s.releases.filter((r) => r.environment !== env.name);
+      s.current = Object.fromEntries(
+        Object.entries(s.current).filter(([name]) => name !== env.name),
+      );
+    });
+    return existed;
+  }
+
+  async rollback(environment: Environment, to?: string): Promise<{ from: string; to: string }> {
+    const env = checkEnvironment(environment);
+    const state = await this.readState();
+    const releases = state.releases.filter((r) => r.environment === env.name);
+    const currentId = state.current[env.name];
+    const current = releases.find((r) => r.id === currentId);
+    if (!current) {
+      throw userError("NOT_FOUND", `${env.name} has no deployed version to roll back from`);
+    }
+    // What each Worker runs now: after a deploy that stopped halfway, not the current release.
+    const live = new Map<WorkerKind, string>();
+    for (const r of state.records) if (r.environment === env.name) live.set(r.kind, r.versionId);
+    const intact = current.workers.every((w) => live.get(w.kind) === w.versionId);
+    const target = to
+      ? releases.find((r) => r.id === to)
+      : intact
+        ? releases[releases.indexOf(current) - 1]
+        : current;
+    if (!target) {
+      throw userError(
+        "NO_PREVIOUS_VERSION",
+        to
+          ? `${env.name} has no version ${to} (kept: ${releases.map((r) => r.id).join(", ")})`
+          : `${env.name} has no version before ${current.id}`,
+      );
+    }
+    const from = intact
+      ? current.id
+      : releaseId(current.workers.map((w) => ({ versionId: live.get(w.kind) ?? "--------" })));
+
+    const done: string[] = [];
+    for (const [index, w] of target.workers.entries()) {
+      if (live.get(w.kind) === w.versionId) continue;
+      const result = await this.wrangler(w.kind, [
+        "rollback",
+        w.versionId,
+        "--name",
+        w.worker,
+        "--message",
+        "codex rollback",
+        "--yes",
+      ]);
+      if (result.code !== 0) {
+        throw new PipelineError(
+          WRANGLER_FAILED,
+          `rolling back ${env.name} to ${target.id} stopped at ${w.worker}: rolled back ${listNames(done)}; ` +
+            `failed ${w.worker}; not attempted ${listNames(target.workers.slice(index + 1).map((x) => x.worker))}.\n` +
+            `wrangler rollback exited with ${result.code}:\n${tail(result, [])}`,
+          { hint: "Run the rollback again: Workers already at the target version are skipped." },
+        );
+      }
+      done.push(w.worker);
+      await this.updateState((s) => {
+        s.records.push({
+          environment: env.name,
+          worker: w.worker,
+          kind: w.kind,
+          versionId: w.versionId,
+          at: new Date().toISOString(),
+          action: "rollback",
+        });
+      });
+    }
+    await this.updateState((s) => {
+      s.current[env.name] = target.id;
+    });
+    return { from, to: target.id };
+  }
+
+  private async readState(): Promise<CloudflareState> {
+    return (await readJson<CloudflareState>(this.stateFile)) ?? emptyState();
+  }
+
+  /** Read, change and write the state under a lock: environments may deploy side by side. */
+  private async updateState(change: (state: CloudflareState) => void): Promise<void> {
+    await withLock(statePaths(dirname(this.stateFile)), "cloudflare-state", async () => {
+      const state = await this.readState();
+      change(state);
+      await writeFileAtomic(this.stateFile, `${JSON.stringify(state, null, 2)}\n`, 0o600);
+    });
+  }
+}
+
+/** wrangler colours its errors even with NO_COLOR set. */
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching terminal escape sequences is the point
+  return text.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
+}
+
+/**
+ * The end of a command's output for an error message, with every known secret value (and a
+ * database URL's password on its own) replaced, should wrangler ever echo one.
+ */
+function tail(result: CommandResult, secrets: readonly string[]): string {
+  const hidden = new Set<string>();
+  for (const value of secrets) {
+    if (value.length >= 4) hidden.add(value);
+    try {
+      const password = decodeURIComponent(new URL(value).password);
+      if (password.length >= 4) hidden.add(password);
+    } catch {
+      // Not a URL: nothing more to hide.
+    }
+  }
+  let text = stripAnsi(`${result.stdout}\n${result.stderr}`);
+  for (const value of [...hidden].sort((a, b) => b.length - a.length)) {
+    text = text.split(value).join("[redacted]");
+  }
+  return text
+    .split("\n")
+    .map((line) => line.trimEnd())
+    .filter(Boolean)
+    .slice(-20)
+    .map((line) => `  ${line}`)
+    .join("\n");
+}
