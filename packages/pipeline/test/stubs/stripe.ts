@@ -1,0 +1,292 @@
+/**
+ * A recording stub of Stripe's webhook endpoint API on node:http, close enough to the wire
+ * protocol for the official `stripe` library to talk to it unchanged: bearer auth, form-encoded
+ * requests (`metadata[k]`, `enabled_events[]`), JSON list objects with cursor paging, and
+ * Stripe's `{error: {type, message}}` error bodies. Only webhook endpoints are modelled;
+ * anything else answers 404.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+// Built by concatenation so that no scanner mistakes the fixture for a real credential.
+export const STRIPE_STUB_KEY = "sk_" + "test_stubkey0123456789abcdef";
+
+export interface StripeRecordedRequest {
+  method: string;
+  /** The path, for example `/v1/webhook_endpoints/we_123`. */
+  path: string;
+  query: Record<string, string>;
+  /** Authorization masked, safe to print. */
+  headers: IncomingHttpHeaders;
+  /** The form-decoded body (keys as sent, such as `metadata[codex_environment]`). */
+  body: Record<string, string | string[]>;
+}
+
+export interface StubWebhookEndpoint {
+  id: string;
+  object: "webhook_endpoint";
+  api_version: string | null;
+  application: string | null;
+  created: number;
+  description: string | null;
+  enabled_events: string[];
+  livemode: false;
+  metadata: Record<string, string>;
+  status: "enabled" | "disabled";
+  url: string;
+  /** Only sent back on create, as Stripe does. */
+  secret: string;
+}
+
+export interface StripeStub {
+  host: string;
+  port: number;
+  /** `http://127.0.0.1:<port>`: pass it as STRIPE_API_HOST. */
+  url: string;
+  apiKey: string;
+  requests: StripeRecordedRequest[];
+  /** Newest first, as Stripe lists them. */
+  endpoints: StubWebhookEndpoint[];
+  /** Adds an endpoint directly, without recording a request. */
+  seed(fields: { url: string; metadata?: Record<string, string> }): StubWebhookEndpoint;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type = "invalid_request_error",
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Decodes Stripe's form encoding: `a[]=x&a[]=y` collects into an array, others are strings. */
+function decodeForm(raw: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, value] of new URLSearchParams(raw)) {
+    if (key.endsWith("[]") || /\[\d+\]$/.test(key)) {
+      const name = key.replace(/\[\d*\]$/, "[]");
+      const list = out[name];
+      out[name] = Array.isArray(list) ? [...list, value] : [value];
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function metadataOf(body: Record<string, string | string[]>): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(body)) {
+    const match = /^metadata\[(.+)\]$/.exec(key);
+    if (match?.[1] !== undefined && typeof value === "string") metadata[match[1]] = value;
+  }
+  return metadata;
+}
+
+const id = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
+const publicView = ({ secret: _secret, ...rest }: StubWebhookEndpoint) => rest;
+
+export async function startStripeStub(options: { apiKey?: string } = {}): Promise<StripeStub> {
+  const apiKey = options.apiKey ?? STRIPE_STUB_KEY;
+  const requests: StripeRecordedRequest[] = [];
+  const endpoints: StubWebhookEndpoint[] = [];
+  const sockets = new Set<Socket>();
+
+  function makeEndpoint(fields: {
+    url: string;
+    metadata?: Record<string, string>;
+    description?: string;
+    enabled_events?: string[];
+  }): StubWebhookEndpoint {
+    const endpoint: StubWebhookEndpoint = {
+      id: id("we"),
+      object: "webhook_endpoint",
+      api_version: null,
+      application: null,
+      created: Math.floor(Date.now() / 1000),
+      description: fields.description ?? null,
+      enabled_events: fields.enabled_events ?? ["*"],
+      livemode: false,
+      metadata: fields.metadata ?? {},
+      status: "enabled",
+      url: fields.url,
+      secret: id("whsec"),
+    };
+    endpoints.unshift(endpoint);
+    return endpoint;
+  }
+
+  function find(endpointId: string): StubWebhookEndpoint {
+    const endpoint = endpoints.find((e) => e.id === endpointId);
+    if (!endpoint) {
+      throw new HttpError(
+        404,
+        `No such webhook endpoint: '${endpointId}'`,
+        "invalid_request_error",
+        "resource_missing",
+      );
+    }
+    return endpoint;
+  }
+
+  function list(query: Record<string, string>) {
+    const limit = query.limit === undefined ? 10 : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new HttpError(400, "Invalid integer: limit must be between 1 and 100");
+    }
+    let start = 0;
+    if (query.starting_after) start = endpoints.indexOf(find(query.starting_after)) + 1;
+    const data = endpoints.slice(start, start + limit).map(publicView);
+    return {
+      object: "list",
+      data,
+      has_more: start + limit < endpoints.length,
+      url: "/v1/webhook_endpoints",
+    };
+  }
+
+  function route(
+    method: string,
+    path: string,
+    query: Record<string, string>,
+    body: Record<string, string | string[]>,
+  ): unknown {
+    if (path === "/v1/webhook_endpoints") {
+      if (method === "GET") return list(query);
+      if (method === "POST") {
+        const url = body.url;
+        const events = body["enabled_events[]"];
+        if (typeof url !== "string" || !url)
+          throw new HttpError(400, "Missing required param: url.");
+        if (!Array.isArray(events) || events.length === 0) {
+          throw new HttpError(400, "Missing required param: enabled_events.");
+        }
+        return makeEndpoint({
+          url,
+          enabled_events: events,
+          metadata: metadataOf(body),
+          ...(typeof body.description === "string" ? { description: body.description } : {}),
+        });
+      }
+    }
+    const match = /^\/v1\/webhook_endpoints\/([^/]+)$/.exec(path);
+    if (match?.[1] !== undefined) {
+      const endpoint = find(match[1]);
+      if (method === "GET") return publicView(endpoint);
+      if (method === "POST") {
+        if (typeof body.url === "string") endpoint.url = body.url;
+        if (typeof body.description === "string") endpoint.description = body.description;
+        const events = body["enabled_events[]"];
+        if (Array.isArray(events)) endpoint.enabled_events = events;
+        Object.assign(endpoint.metadata, metadataOf(body));
+        return publicView(endpoint);
+      }
+      if (method === "DELETE") {
+        endpoints.splice(endpoints.indexOf(endpoint), 1);
+        return { id: endpoint.id, object: "webhook_endpoint", deleted: true };
+      }
+    }
+    throw new HttpError(404, `Unrecognized request URL (${method}: ${path}).`);
+  }
+
+  function send(res: ServerResponse, status: number, body: unknown) {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+      "request-id": id("req"),
+    });
+    res.end(text);
+  }
+
+  const errorBody = (error: HttpError) => ({
+    error: {
+      type: error.type,
+      message: error.message,
+      ...(error.code ? { code: error.code } : {}),
+    },
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://stub.invalid");
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString("utf8");
+    const method = req.method ?? "GET";
+    const query = Object.fromEntries(url.searchParams);
+    const body = decodeForm(raw);
+    const headers = { ...req.headers };
+    if (headers.authorization !== undefined) {
+      headers.authorization = headers.authorization.replace(/^(\S+\s+).*$/, "$1[REDACTED]");
+    }
+    requests.push({ method, path: url.pathname, query, headers, body });
+
+    if (req.headers.authorization !== `Bearer ${apiKey}`) {
+      // Stripe masks all but the last four characters of the key it was given.
+      const given = (req.headers.authorization ?? "").replace(/^Bearer\s+/, "");
+      return send(
+        res,
+        401,
+        errorBody(
+          new HttpError(
+            401,
+            `Invalid API Key provided: ${given.slice(0, 8)}${"*".repeat(Math.max(0, given.length - 12))}${given.slice(-4)}`,
+          ),
+        ),
+      );
+    }
+    try {
+      send(res, 200, route(method, url.pathname, query, body));
+    } catch (error) {
+      if (error instanceof HttpError) return send(res, error.status, errorBody(error));
+      send(res, 500, errorBody(new HttpError(500, `stub failure: ${String(error)}`, "api_error")));
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) {
+        send(
+          res,
+          500,
+          errorBody(new HttpError(500, `stub failure: ${String(error)}`, "api_error")),
+        );
+      }
+    });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = "127.0.0.1";
+
+  return {
+    host,
+    port,
+    url: `http://${host}:${port}`,
+    apiKey,
+    requests,
+    endpoints,
+    seed: (fields) => makeEndpoint(fields),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        for (const socket of sockets) socket.destroy();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
