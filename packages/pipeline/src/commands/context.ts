@@ -4,7 +4,7 @@ import { statePaths, type StatePaths } from "../local/state";
 import { LocalDatabaseBranches } from "../providers/database/local";
 import { LocalReviewChannel } from "../providers/review/local";
 import { LocalWorkerPlatform } from "../providers/workers/local";
-import { Progress } from "../progress";
+import { formatDuration, Progress } from "../progress";
 import type { Summary } from "../providers/review/shared";
 import { join } from "node:path";
 import { readJson, withLock, writeFileAtomic } from "../local/state";
@@ -69,4 +69,42 @@ export function localContext(io: CommandIO): LocalContext {
       return opened;
     },
   };
+}
+
+/** A deploy's summary as it starts: in progress, with the steps recorded as they run. */
+export function startSummary(
+  ctx: LocalContext,
+  environment: string,
+  urls: Summary["urls"],
+): Summary {
+  return {
+    environment,
+    target: "local",
+    status: "in-progress",
+    urls,
+    database: null,
+    steps: ctx.progress.steps,
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * Publishes a deploy's summary and prints its outcome: the URLs when it is deployed, and where
+ * the summary is. Why it failed is printed by the CLI, from the error.
+ */
+export async function finishDeploy(ctx: LocalContext, summary: Summary): Promise<void> {
+  summary.updatedAt = new Date().toISOString();
+  const published = await ctx.publish(summary).catch(() => undefined);
+  const { progress } = ctx;
+  const ok = summary.status === "deployed";
+  progress.line();
+  progress.line(
+    `${ok ? "✓" : "✗"} ${summary.environment} ${summary.status} in ${formatDuration(progress.elapsedMs)}`,
+  );
+  if (ok && summary.urls) {
+    progress.line(`  web      ${summary.urls.web}`);
+    progress.line(`  auth     ${summary.urls.auth}`);
+    progress.line(`  webhook  ${summary.urls.webhook}`);
+  }
+  if (published) progress.line(`  summary  ${published.location}`);
 }

@@ -4,10 +4,9 @@ import { deriveStack, loadStack } from "../core/derive";
 import { databaseName, previewEnvironment } from "../core/environments";
 import { PipelineError } from "../errors";
 import { REPO_ROOT, withLock } from "../local/state";
-import { formatDuration } from "../progress";
 import type { Summary, TestResult } from "../providers/review/shared";
 import { smokeAll } from "../smoke";
-import { localContext, type CommandIO } from "./context";
+import { finishDeploy, localContext, startSummary, type CommandIO } from "./context";
 import { assertChromium, e2eSummary, runPlaywright } from "./e2e";
 import { runPlatformTests } from "./platform-tests";
 
@@ -35,15 +34,7 @@ export async function previewDeploy(
   const ctx = localContext(io);
   const { progress } = ctx;
   const urls = ctx.workers.urls(environment);
-  const summary: Summary = {
-    environment: environment.name,
-    target: "local",
-    status: "in-progress",
-    urls,
-    database: null,
-    steps: progress.steps,
-    updatedAt: new Date().toISOString(),
-  };
+  const summary = startSummary(ctx, environment.name, urls);
 
   progress.line(`preview-deploy ${environment.name} (local target)`);
   return withLock(ctx.paths, environment.name, async () => {
@@ -136,18 +127,7 @@ export async function previewDeploy(
       summary.error = (error as Error).message;
       throw error;
     } finally {
-      summary.updatedAt = new Date().toISOString();
-      const published = await ctx.publish(summary).catch(() => undefined);
-      progress.line();
-      progress.line(
-        `${summary.status === "deployed" ? "✓" : "✗"} ${environment.name} ${summary.status} in ${formatDuration(progress.elapsedMs)}`,
-      );
-      if (summary.status === "deployed") {
-        progress.line(`  web      ${urls.web}`);
-        progress.line(`  auth     ${urls.auth}`);
-        progress.line(`  webhook  ${urls.webhook}`);
-      }
-      if (published) progress.line(`  summary  ${published.location}`);
+      await finishDeploy(ctx, summary);
     }
     return summary;
   });

@@ -3,10 +3,9 @@ import { deriveStack, loadStack } from "../core/derive";
 import { databaseName, PRODUCTION } from "../core/environments";
 import { PipelineError } from "../errors";
 import { REPO_ROOT, withLock } from "../local/state";
-import { formatDuration } from "../progress";
 import type { Summary } from "../providers/review/shared";
 import { smokeAll } from "../smoke";
-import { localContext, type CommandIO } from "./context";
+import { finishDeploy, localContext, startSummary, type CommandIO } from "./context";
 
 /**
  * production-deploy: try the pending migrations on a throwaway copy of main, migrate main, deploy
@@ -21,15 +20,7 @@ export async function productionDeploy(
   const ctx = localContext(io);
   const { progress } = ctx;
   const urls = ctx.workers.urls(environment);
-  const summary: Summary = {
-    environment: environment.name,
-    target: "local",
-    status: "in-progress",
-    urls,
-    database: null,
-    steps: progress.steps,
-    updatedAt: new Date().toISOString(),
-  };
+  const summary = startSummary(ctx, environment.name, urls);
   progress.line("production-deploy (local target)");
   return withLock(ctx.paths, environment.name, async () => {
     let previous: string | undefined;
@@ -103,16 +94,7 @@ export async function productionDeploy(
       }
       throw error;
     } finally {
-      summary.updatedAt = new Date().toISOString();
-      const published = await ctx.publish(summary).catch(() => undefined);
-      progress.line();
-      progress.line(
-        `${summary.status === "deployed" ? "✓" : "✗"} production ${summary.status} in ${formatDuration(progress.elapsedMs)}`,
-      );
-      if (summary.status === "deployed") progress.line(`  web      ${urls.web}`);
-      if (summary.error && summary.status === "failed")
-        progress.line(`  why      ${summary.error.split("\n").join("\n           ")}`);
-      if (published) progress.line(`  summary  ${published.location}`);
+      await finishDeploy(ctx, summary);
     }
     return summary;
   });

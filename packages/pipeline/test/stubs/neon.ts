@@ -7,6 +7,7 @@
  *
  * Only what the pipeline uses is modelled; anything else answers 404.
  */
+import { listenOnLoopback } from "./listen";
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import {
   createServer,
@@ -14,7 +15,6 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 import {
   EndpointPoolerMode,
   EndpointState,
@@ -160,7 +160,6 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
   const polls = new Map<string, number>();
-  const sockets = new Set<Socket>();
 
   function makeBranch(name: string, parent: Branch | undefined, expiresAt?: string): Branch {
     const at = now();
@@ -681,15 +680,8 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
       if (!res.headersSent) send(res, 500, errorBody(`stub failure: ${String(error)}`));
     });
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
+  const { port } = listening;
 
   return {
     url: `http://127.0.0.1:${port}/api/v2`,
@@ -708,10 +700,6 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
     setBranchLimit(limit) {
       state.branchLimit = limit;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        for (const socket of sockets) socket.destroy();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: listening.close,
   };
 }

@@ -5,6 +5,7 @@
  * Stripe's `{error: {type, message}}` error bodies. Only webhook endpoints are modelled;
  * anything else answers 404.
  */
+import { listenOnLoopback } from "./listen";
 import { randomBytes } from "node:crypto";
 import {
   createServer,
@@ -12,7 +13,6 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
 
 // Built by concatenation so that no scanner mistakes the fixture for a real credential.
 export const STRIPE_STUB_KEY = "sk_" + "test_stubkey0123456789abcdef";
@@ -100,7 +100,6 @@ export async function startStripeStub(options: { apiKey?: string } = {}): Promis
   const apiKey = options.apiKey ?? STRIPE_STUB_KEY;
   const requests: StripeRecordedRequest[] = [];
   const endpoints: StubWebhookEndpoint[] = [];
-  const sockets = new Set<Socket>();
 
   function makeEndpoint(fields: {
     url: string;
@@ -264,15 +263,8 @@ export async function startStripeStub(options: { apiKey?: string } = {}): Promis
       }
     });
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
+  const { port } = listening;
   const host = "127.0.0.1";
 
   return {
@@ -283,10 +275,6 @@ export async function startStripeStub(options: { apiKey?: string } = {}): Promis
     requests,
     endpoints,
     seed: (fields) => makeEndpoint(fields),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        for (const socket of sockets) socket.destroy();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: listening.close,
   };
 }
