@@ -9,6 +9,7 @@ import { e2e } from "./commands/e2e";
 import { previewDeploy } from "./commands/preview-deploy";
 import { productionDeploy } from "./commands/production-deploy";
 import { rollback } from "./commands/rollback";
+import { serve } from "./commands/serve";
 import { status } from "./commands/status";
 import { test } from "./commands/test";
 import { PipelineError, userError } from "./errors";
@@ -29,14 +30,19 @@ commands:
   e2e [--pr N | --base-url URL]
                           the Playwright suite, against a fresh stack or an environment
   status [--json]         environments, URLs, branches, versions and the local host
+  serve --pr N            deploy the local preview of PR N and serve it in the foreground
+                          until Ctrl-C (what a container runs; tests are skipped)
 
-flags for every command:
-  --target local|cloud    where to deploy (default: local)
+flags for preview-deploy, cleanup, production-deploy, rollback and status:
+  --target local|cloud    where to deploy (default: local). The cloud target reads its
+                          credentials from the environment (README, "Cloud set-up").
 
-environment: CODEX_PORT (default 8787), CODEX_STATE_DIR (default <repo>/.codex), CHROMIUM_PATH`;
+environment: CODEX_PORT (default 8787), CODEX_STATE_DIR (default <repo>/.codex),
+  CODEX_BIND_HOST (default 127.0.0.1), CHROMIUM_PATH`;
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
-const COMMON: Options = { target: { type: "string" }, help: { type: "boolean", short: "h" } };
+const COMMON: Options = { help: { type: "boolean", short: "h" } };
+const TARGET: Options = { target: { type: "string" } };
 const COMMANDS: Record<string, Options> = {
   "preview-deploy": {
     pr: { type: "string" },
@@ -44,13 +50,20 @@ const COMMANDS: Record<string, Options> = {
     "skip-tests": { type: "boolean" },
     reset: { type: "boolean" },
     e2e: { type: "boolean" },
+    ...TARGET,
   },
-  cleanup: { pr: { type: "string" }, stale: { type: "boolean" }, "older-than": { type: "string" } },
-  "production-deploy": { rebuild: { type: "boolean" } },
-  rollback: { to: { type: "string" }, pr: { type: "string" } },
+  cleanup: {
+    pr: { type: "string" },
+    stale: { type: "boolean" },
+    "older-than": { type: "string" },
+    ...TARGET,
+  },
+  "production-deploy": { rebuild: { type: "boolean" }, ...TARGET },
+  rollback: { to: { type: "string" }, pr: { type: "string" }, ...TARGET },
   test: {},
   e2e: { pr: { type: "string" }, "base-url": { type: "string" } },
-  status: { json: { type: "boolean" } },
+  status: { json: { type: "boolean" }, ...TARGET },
+  serve: { pr: { type: "string" } },
 };
 
 function parse(command: string, args: string[]) {
@@ -91,7 +104,8 @@ export async function main(
   io: CommandIO = { out: (l) => console.log(l), err: (l) => console.error(l) },
 ): Promise<number> {
   const [command, ...args] = argv;
-  handleInterrupts();
+  // serve stops its host itself on a signal; every other command stops what it started.
+  if (command !== "serve") handleInterrupts();
   if (!command || command === "--help" || command === "-h" || command === "help") {
     io.out(USAGE);
     return command ? 0 : 2;
@@ -109,14 +123,7 @@ export async function main(
       return 0;
     }
     const target = str(flags.target) ?? "local";
-    if (target === "cloud") {
-      throw userError(
-        "INVALID_ARGUMENT",
-        "the cloud target is not available yet",
-        "Use the local target (the default).",
-      );
-    }
-    if (target !== "local")
+    if (target !== "local" && target !== "cloud")
       throw userError("INVALID_ARGUMENT", `--target must be local or cloud (got "${target}")`);
 
     switch (command) {
@@ -130,6 +137,7 @@ export async function main(
             reset: flags.reset === true,
             e2e: flags.e2e === true,
             rebuild: flags.rebuild === true,
+            target,
           },
           io,
         );
@@ -141,18 +149,20 @@ export async function main(
             ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
             stale: flags.stale === true,
             ...(str(flags["older-than"]) ? { olderThan: str(flags["older-than"]) } : {}),
+            target,
           },
           io,
         );
         break;
       case "production-deploy":
-        await productionDeploy({ rebuild: flags.rebuild === true }, io);
+        await productionDeploy({ rebuild: flags.rebuild === true, target }, io);
         break;
       case "rollback":
         await rollback(
           {
             ...(str(flags.to) ? { to: str(flags.to) } : {}),
             ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
+            target,
           },
           io,
         );
@@ -170,8 +180,14 @@ export async function main(
         );
         break;
       case "status":
-        await status({ json: flags.json === true }, io);
+        await status({ json: flags.json === true, target }, io);
         break;
+      case "serve": {
+        const pr = str(flags.pr);
+        if (pr === undefined) throw userError("INVALID_ARGUMENT", "serve needs --pr N");
+        await serve({ pr }, io);
+        break;
+      }
     }
     return 0;
   } catch (error) {

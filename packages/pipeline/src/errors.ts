@@ -22,7 +22,8 @@ export type ErrorCode =
   | "TESTS_FAILED"
   | "SMOKE_FAILED"
   | "NOT_FOUND"
-  | "NO_PREVIOUS_VERSION";
+  | "NO_PREVIOUS_VERSION"
+  | "CLOUD_FAILED";
 
 export class PipelineError extends Error {
   override name = "PipelineError";

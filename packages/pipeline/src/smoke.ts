@@ -1,6 +1,7 @@
 /**
- * Smoke checks: each Worker's /health, reached the way a browser reaches it (by Host header on
- * the local host's port). Node's fetch overwrites a Host header, so this uses node:http.
+ * Smoke checks: each Worker's /health, reached the way a browser reaches it: by Host header on
+ * the local host's port (Node's fetch overwrites a Host header, so this uses node:http), or at
+ * its deployed URL.
  */
 import { request } from "node:http";
 import { PipelineError } from "./errors";
@@ -12,20 +13,27 @@ export interface SmokeResult {
   detail: string;
 }
 
+/**
+ * GET `path` from 127.0.0.1 (or `connectHost`) on `port`, with `hostname:port` as the Host
+ * header (or `hostname` alone when `exactHost`).
+ */
 export function getByHost(
   port: number,
   hostname: string,
   path: string,
   timeoutMs = 15_000,
+  connectHost = "127.0.0.1",
+  exactHost = false,
 ): Promise<{ status: number; body: string }> {
+  const hostHeader = exactHost ? hostname : `${hostname}:${port}`;
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: "127.0.0.1",
+        host: connectHost,
         port,
         path,
         method: "GET",
-        headers: { host: `${hostname}:${port}`, accept: "application/json" },
+        headers: { host: hostHeader, accept: "application/json" },
         timeout: timeoutMs,
       },
       (res) => {
@@ -44,15 +52,17 @@ export function getByHost(
   });
 }
 
+/** How one /health is fetched: a status and the body as text. */
+export type HealthGetter = (url: string) => Promise<{ status: number; body: string }>;
+
 /** Checks one health endpoint: 200, JSON, and the expected environment. */
 export async function smokeCheck(
-  port: number,
-  hostname: string,
+  get: HealthGetter,
+  url: string,
   environment: string,
 ): Promise<SmokeResult> {
-  const url = `http://${hostname}:${port}/health`;
   try {
-    const { status, body } = await getByHost(port, hostname, "/health");
+    const { status, body } = await get(url);
     let parsed: { environment?: string; status?: string } = {};
     try {
       parsed = JSON.parse(body) as typeof parsed;
@@ -75,20 +85,72 @@ export async function smokeCheck(
   }
 }
 
-/** Checks web, auth and webhook of one environment; throws naming every one that failed. */
+/** The local host: every environment on one port, told apart by the Host header. */
+export function localGetter(port: number): HealthGetter {
+  return (url) => getByHost(port, new URL(url).hostname, new URL(url).pathname);
+}
+
+/**
+ * Deployed Workers, reached at their URLs. `connectTo` ("host:port") sends every request there
+ * over plain HTTP with the URL's Host header instead, like curl's --connect-to: for a proxy in
+ * front of workers.dev, or a recording stub in tests (CODEX_SMOKE_CONNECT_TO).
+ */
+export function remoteGetter(connectTo?: string, timeoutMs = 15_000): HealthGetter {
+  if (connectTo) {
+    const match = /^([^:\s]+):(\d{1,5})$/.exec(connectTo);
+    if (!match) {
+      throw new PipelineError(
+        "CONFIG_INVALID",
+        `CODEX_SMOKE_CONNECT_TO must be host:port (got "${connectTo.slice(0, 60)}")`,
+        { kind: "user" },
+      );
+    }
+    const [, host = "", port = ""] = match;
+    return (url) => {
+      const parsed = new URL(url);
+      return getByHost(Number(port), parsed.host, parsed.pathname, timeoutMs, host, true);
+    };
+  }
+  return async (url) => {
+    const response = await fetch(url, {
+      headers: { accept: "application/json" },
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: "manual",
+    });
+    return { status: response.status, body: await response.text() };
+  };
+}
+
+/** /health of each of web, auth and webhook. */
+export function healthUrls(urls: { web: string; auth: string; webhook: string }): string[] {
+  return (["web", "auth", "webhook"] as const).map((kind) => new URL("/health", urls[kind]).href);
+}
+
+/**
+ * Checks web, auth and webhook of one environment; throws naming every one that failed. With
+ * `retryForMs`, failed checks are repeated until they pass or the time is up: a Worker just
+ * uploaded to Cloudflare can take some seconds to answer on workers.dev.
+ */
 export async function smokeAll(
-  port: number,
+  get: HealthGetter,
   urls: { web: string; auth: string; webhook: string },
   environment: string,
+  options: { retryForMs?: number; intervalMs?: number } = {},
 ): Promise<SmokeResult[]> {
-  const checks = await Promise.all(
-    (["web", "auth", "webhook"] as const).map((kind) =>
-      smokeCheck(port, new URL(urls[kind]).hostname, environment),
-    ),
-  );
-  const failed = checks.filter((c) => !c.ok);
+  const deadline = Date.now() + (options.retryForMs ?? 0);
+  const results = new Map<string, SmokeResult>();
+  let pending = healthUrls(urls);
+  for (;;) {
+    const checks = await Promise.all(pending.map((url) => smokeCheck(get, url, environment)));
+    for (const check of checks) results.set(check.url, check);
+    pending = checks.filter((c) => !c.ok).map((c) => c.url);
+    if (!pending.length || Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 2_000));
+  }
+  const all = healthUrls(urls).map((url) => results.get(url) as SmokeResult);
+  const failed = all.filter((c) => !c.ok);
   if (failed.length) {
     throw new PipelineError("SMOKE_FAILED", failed.map((c) => `${c.url}: ${c.detail}`).join("\n"));
   }
-  return checks;
+  return all;
 }

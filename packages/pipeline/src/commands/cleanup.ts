@@ -3,13 +3,14 @@ import { parseEnvironment, previewEnvironment, type Environment } from "../core/
 import { userError } from "../errors";
 import { withLock } from "../local/state";
 import { formatDuration } from "../progress";
-import { localContext, type CommandIO } from "./context";
+import { contextFor, type CommandIO, type Target } from "./context";
 
 export interface CleanupOptions {
   pr?: string;
   stale?: boolean;
   /** "7d", "12h", "30m": with --stale, environments not updated for this long are swept. */
   olderThan?: string;
+  target?: Target;
 }
 
 export function parseAge(text: string): number {
@@ -37,9 +38,9 @@ export async function cleanup(options: CleanupOptions, io: CommandIO): Promise<C
   }
   const maxAge = options.stale ? parseAge(options.olderThan ?? "7d") : 0;
   const targets: Environment[] = options.pr !== undefined ? [previewEnvironment(options.pr)] : [];
-  const ctx = localContext(io);
+  const ctx = contextFor(options.target ?? "local", io);
   const { progress } = ctx;
-  const { database } = await progress.step("start the local host", () => ctx.host());
+  const database = await ctx.database();
 
   if (options.stale) {
     await progress.step(
@@ -51,14 +52,20 @@ export async function cleanup(options: CleanupOptions, io: CommandIO): Promise<C
         for (const env of deployed) {
           const parsed = parseEnvironment(env.name);
           if (parsed.kind !== "preview") continue;
-          const age = now - Date.parse(env.updatedAt);
-          // Old, or a deploy that never finished and was left behind.
-          if (age > maxAge || (!env.version && age > 3_600_000)) targets.push(parsed);
+          const age = now - (Date.parse(env.updatedAt) || 0);
+          // Old, or (locally, where every deploy is recorded) one that never finished.
+          const unfinished = ctx.target === "local" && !env.version && age > 3_600_000;
+          if (age > maxAge || unfinished) targets.push(parsed);
         }
-        // Branches no environment claims: left by an interrupted deploy or a lost registry.
+        // Branches no environment claims: left by an interrupted deploy or a lost registry. On
+        // the cloud, a deploy that is branching right now has no Workers yet: give it an hour.
+        const graceMs = ctx.target === "cloud" ? 3_600_000 : 0;
         for (const branch of await database.list()) {
           const parsed = parseEnvironment(branch.environment);
-          if (parsed.kind === "preview" && !known.has(parsed.name)) targets.push(parsed);
+          if (parsed.kind !== "preview" || known.has(parsed.name)) continue;
+          if (targets.some((t) => t.name === parsed.name)) continue;
+          const age = branch.createdAt ? now - Date.parse(branch.createdAt) : Infinity;
+          if (age > graceMs) targets.push(parsed);
         }
         return targets;
       },
@@ -79,8 +86,28 @@ export async function cleanup(options: CleanupOptions, io: CommandIO): Promise<C
         () => database.delete(environment),
         (d) => (d ? "dropped" : "there was none"),
       );
+      const webhooks = ctx.webhooks;
+      const endpoint = webhooks
+        ? await progress.step(
+            `delete the Stripe webhook endpoint of ${environment.name}`,
+            () => webhooks.delete(environment),
+            (d) => (d ? "deleted" : "there was none"),
+          )
+        : false;
+      if (ctx.target === "cloud" && (served || dropped || endpoint)) {
+        // The PR's comment says the preview is gone, rather than linking to dead URLs.
+        await ctx.publish({
+          environment: environment.name,
+          target: ctx.target,
+          status: "deleted",
+          urls: null,
+          database: null,
+          steps: [],
+          updatedAt: new Date().toISOString(),
+        });
+      }
       await rm(ctx.paths.env(environment.name), { recursive: true, force: true });
-      if (served || dropped) removed.push(environment.name);
+      if (served || dropped || endpoint) removed.push(environment.name);
     });
   }
   progress.line();

@@ -1,90 +1,275 @@
-import { ensureHost, configuredPort } from "../local/host-client";
-import type { HostStatus } from "../local/host";
-import { statePaths, type StatePaths } from "../local/state";
-import { LocalDatabaseBranches } from "../providers/database/local";
-import { LocalReviewChannel } from "../providers/review/local";
-import { LocalWorkerPlatform } from "../providers/workers/local";
-import { formatDuration, Progress } from "../progress";
-import type { Summary } from "../providers/review/shared";
+/**
+ * What a command needs, for either target. The commands are written once against `Context`;
+ * `localContext` and `cloudContext` say where things happen:
+ *
+ * | part            | local                                   | cloud                                   |
+ * |-----------------|-----------------------------------------|-----------------------------------------|
+ * | database        | embedded Postgres on the resident host  | Neon branches (HTTP API)                |
+ * | Workers         | one Miniflare on the resident host      | wrangler against Cloudflare             |
+ * | review          | summary.md/.html in the state folder    | the same files, plus the sticky PR comment |
+ * | smoke checks    | by Host header on the host's port       | the workers.dev URLs                    |
+ * | Stripe webhooks | none (the test checkout signs its own)  | one endpoint per preview, when keyed     |
+ *
+ * Locks live in the state folder on both targets: two runs for one environment on one machine
+ * wait for each other. On GitHub, the workflows' concurrency groups do the same across runners.
+ */
 import { join } from "node:path";
-import { readJson, withLock, writeFileAtomic } from "../local/state";
+import type { Environment } from "../core/environments";
+import { databaseName } from "../core/environments";
+import type { DerivedStack } from "../core/derive";
+import { userError } from "../errors";
+import { configuredPort, ensureHost } from "../local/host-client";
+import type { HostStatus } from "../local/host";
+import { readJson, statePaths, withLock, writeFileAtomic, type StatePaths } from "../local/state";
+import { formatDuration, Progress } from "../progress";
+import { LocalDatabaseBranches } from "../providers/database/local";
+import { neonFromEnv } from "../providers/database/neon";
+import type { DatabaseBranches } from "../providers/database/shared";
+import { githubFromEnv } from "../providers/review/github";
+import { LocalReviewChannel } from "../providers/review/local";
+import type { ReviewChannel, Summary } from "../providers/review/shared";
+import { assertTestKey, type PreviewWebhooks } from "../providers/stripe/shared";
+import { stripeFromEnv } from "../providers/stripe/stripe";
+import { cloudflareFromEnv, type CloudflareWorkerPlatform } from "../providers/workers/cloudflare";
+import { LocalWorkerPlatform } from "../providers/workers/local";
+import type { StackUrls, WorkerPlatform } from "../providers/workers/shared";
+import { localGetter, remoteGetter, smokeAll, type SmokeResult } from "../smoke";
 
-/** Everything a command needs on the local target. Cloud comes with its own (issue 5). */
-export interface LocalContext {
-  paths: StatePaths;
-  port: number;
-  progress: Progress;
-  workers: LocalWorkerPlatform;
-  review: LocalReviewChannel;
-  /** Publishes the summary (and keeps it as summary.json, for later commands to extend). */
-  publish(summary: Summary): Promise<{ location: string }>;
-  /** Starts the host if needed; databases are reachable only after this. */
-  host(): Promise<{ status: HostStatus; database: LocalDatabaseBranches }>;
-}
+export type Target = "local" | "cloud";
 
 export interface CommandIO {
   out: (line: string) => void;
   err: (line: string) => void;
 }
 
-export function localContext(io: CommandIO): LocalContext {
+export interface Context {
+  target: Target;
+  /** Where locks, summaries and (locally) everything else are kept. */
+  paths: StatePaths;
+  progress: Progress;
+  workers: WorkerPlatform;
+  /**
+   * The database branches. Locally this starts the resident host first (a step of its own);
+   * on the cloud target it is the Neon API, nothing to start.
+   */
+  database(): Promise<DatabaseBranches>;
+  /** What a deploy gives the Workers for a branch: a local database name, or Neon's URL. */
+  deployDatabase(branch: { name: string; url: string }): string;
+  /** Makes the environment known before anything is built (locally, for cleanup and status). */
+  register(environment: Environment): Promise<void>;
+  /**
+   * Checks, before anything is created, that the stack's Workers will have every secret they
+   * need (`provided`: names the pipeline itself will supply, such as a Stripe endpoint's).
+   */
+  preflight(stack: DerivedStack, provided?: readonly string[]): Promise<void>;
+  /** Per-preview Stripe webhook endpoints, when the target has them and a key is set. */
+  webhooks: PreviewWebhooks | undefined;
+  /** A secret value for one environment's Workers for this run (a new endpoint's signing secret). */
+  provideSecret(environment: Environment, name: string, value: string): void;
+  smoke(urls: StackUrls, environment: Environment): Promise<SmokeResult[]>;
+  /** Publishes the summary everywhere the target shows it, and keeps it as summary.json. */
+  publish(summary: Summary): Promise<{ location: string }>;
+}
+
+/**
+ * Summary files in the environment's state folder, on both targets: summary.json (for later
+ * commands, and the Dagger module, to read), summary.md and summary.html.
+ */
+function fileChannel(paths: StatePaths, secrets: (environment: string) => Promise<string[]>) {
+  let current: string[] = [];
+  const review = new LocalReviewChannel({
+    dir: (environment) => paths.env(environment),
+    secrets: () => current,
+  });
+  return async (summary: Summary): Promise<{ location: string }> => {
+    current = await secrets(summary.environment);
+    await writeFileAtomic(
+      join(paths.env(summary.environment), "summary.json"),
+      JSON.stringify(summary, null, 2),
+    );
+    return review.publish(summary);
+  };
+}
+
+export function localContext(io: CommandIO): Context & { port: number } {
   const paths = statePaths();
   const port = configuredPort();
   const progress = new Progress({ write: io.out });
-  let opened: { status: HostStatus; database: LocalDatabaseBranches } | undefined;
   const workers = new LocalWorkerPlatform(paths, port);
+  let opened: Promise<{ status: HostStatus; database: LocalDatabaseBranches }> | undefined;
   // The environment's own secret values, scrubbed from its summary should any ever reach it.
-  let secretValues: string[] = [];
-  const review = new LocalReviewChannel({
-    dir: (environment) => paths.env(environment),
-    secrets: () => secretValues,
-  });
+  const publishFiles = fileChannel(paths, async (environment) =>
+    Object.values(
+      (await readJson<Record<string, string>>(join(paths.env(environment), "secrets.json")).catch(
+        () => undefined,
+      )) ?? {},
+    ),
+  );
   return {
+    target: "local",
     paths,
     port,
     progress,
     workers,
-    review,
-    async publish(summary) {
-      const secrets = await readJson<Record<string, string>>(
-        join(paths.env(summary.environment), "secrets.json"),
-      ).catch(() => undefined);
-      secretValues = Object.values(secrets ?? {});
-      await writeFileAtomic(
-        join(paths.env(summary.environment), "summary.json"),
-        JSON.stringify(summary, null, 2),
+    async database() {
+      opened ??= progress.step(
+        "start the local host",
+        async () => {
+          const status = await ensureHost(paths);
+          return {
+            status,
+            database: new LocalDatabaseBranches(status.pgPort, (fn) =>
+              withLock(paths, "main-database", fn),
+            ),
+          };
+        },
+        (h) => `Postgres on ${h.status.pgPort}, Workers on ${h.status.port}`,
       );
-      return review.publish(summary);
+      return (await opened).database;
     },
-    async host() {
-      if (!opened) {
-        const status = await ensureHost(paths);
-        opened = {
-          status,
-          database: new LocalDatabaseBranches(status.pgPort, (fn) =>
-            withLock(paths, "main-database", fn),
-          ),
-        };
+    deployDatabase: (branch) => branch.name,
+    register: (environment) => workers.register(environment, databaseName(environment)),
+    // Local secrets are generated per environment, and the test checkout signs its own events.
+    async preflight() {},
+    webhooks: undefined,
+    provideSecret() {},
+    smoke: (urls, environment) => smokeAll(localGetter(port), urls, environment.name),
+    publish: publishFiles,
+  };
+}
+
+/**
+ * The cloud target, configured from the environment (see the README's "Cloud set-up"):
+ * Cloudflare (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_WORKERS_SUBDOMAIN), Neon
+ * (NEON_API_KEY, NEON_PROJECT_ID), and optionally GitHub (GITHUB_TOKEN, GITHUB_REPOSITORY) and
+ * Stripe (STRIPE_SECRET_KEY). Every required setting is checked here, before any request.
+ */
+export function cloudContext(io: CommandIO, env: NodeJS.ProcessEnv = process.env): Context {
+  const paths = statePaths(env.CODEX_STATE_DIR);
+  const progress = new Progress({ write: io.out });
+  if (!env.CLOUDFLARE_WORKERS_SUBDOMAIN?.trim()) {
+    throw userError(
+      "INVALID_ARGUMENT",
+      "CLOUDFLARE_WORKERS_SUBDOMAIN is not set: the cloud target needs it to know the Workers' URLs",
+      "Set it to <subdomain> of https://<worker>.<subdomain>.workers.dev (Workers & Pages → Overview in the Cloudflare dashboard).",
+    );
+  }
+  // Values this run supplies itself, per environment (a new Stripe endpoint's signing secret).
+  const provided = new Map<string, Record<string, string>>();
+  const secretsOf = (environment: Environment): Record<string, string> => ({
+    ...cloudflareSecrets(env, environment),
+    ...provided.get(environment.name),
+  });
+  const workers: CloudflareWorkerPlatform = cloudflareFromEnv(env, { secrets: secretsOf });
+  const database = neonFromEnv(env, { log: (line) => progress.line(`  ${line}`) });
+  const webhooks = stripeFromEnv(env);
+  const github =
+    env.GITHUB_TOKEN?.trim() && env.GITHUB_REPOSITORY?.trim()
+      ? githubFromEnv(env, {
+          secrets: () => knownSecrets(env, provided),
+          warn: (line) => io.err(`warning: ${line}`),
+        })
+      : undefined;
+  const channels: ReviewChannel[] = github ? [github] : [];
+  const publishFiles = fileChannel(paths, async () => knownSecrets(env, provided));
+  const get = remoteGetter(env.CODEX_SMOKE_CONNECT_TO?.trim() || undefined);
+  const retryForMs = Number(env.CODEX_SMOKE_RETRY_MS ?? 60_000);
+
+  return {
+    target: "cloud",
+    paths,
+    progress,
+    workers,
+    database: async () => database,
+    deployDatabase: (branch) => branch.url,
+    async register() {},
+    async preflight(stack, supplied = []) {
+      const values = secretsOf(stack.environment);
+      for (const worker of stack.workers) {
+        for (const name of worker.secrets) {
+          if (name === "DATABASE_URL" || supplied.includes(name) || values[name]) continue;
+          const suffix = stack.environment.kind.toUpperCase();
+          throw userError(
+            "INVALID_ARGUMENT",
+            `${name} is not set: ${worker.name} needs it, and nothing was created`,
+            `Set ${name}_${suffix} (or ${name}) in the environment of the cloud target.`,
+          );
+        }
       }
-      return opened;
+      const key = values.STRIPE_SECRET_KEY;
+      if (key) assertTestKey(key, stack.environment);
+      // The key that makes the preview's endpoint: never a live one outside production.
+      if (webhooks && env.STRIPE_SECRET_KEY)
+        assertTestKey(env.STRIPE_SECRET_KEY, stack.environment);
+    },
+    webhooks,
+    provideSecret(environment, name, value) {
+      provided.set(environment.name, { ...provided.get(environment.name), [name]: value });
+    },
+    smoke: (urls, environment) =>
+      smokeAll(get, urls, environment.name, {
+        retryForMs: Number.isFinite(retryForMs) ? retryForMs : 60_000,
+      }),
+    async publish(summary) {
+      const local = await publishFiles(summary);
+      for (const channel of channels) {
+        const published = await channel.publish(summary);
+        if (published.location) return published;
+      }
+      return local;
     },
   };
 }
 
+/** The Workers' secret values for `environment`: NAME_<KIND> first, then NAME. */
+function cloudflareSecrets(env: NodeJS.ProcessEnv, environment: Environment) {
+  const suffix = environment.kind.toUpperCase();
+  const values: Record<string, string> = {};
+  for (const name of [
+    "SESSION_SECRET",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_PRICE_ID",
+  ]) {
+    const value = env[`${name}_${suffix}`] || env[name];
+    if (value) values[name] = value;
+  }
+  return values;
+}
+
+/** Every secret value this run knows, for scrubbing anything it publishes. */
+function knownSecrets(env: NodeJS.ProcessEnv, provided: Map<string, Record<string, string>>) {
+  const values = new Set<string>();
+  for (const [key, value] of Object.entries(env)) {
+    if (!value || value.length < 8) continue;
+    if (/(?:TOKEN|SECRET|API_KEY|PASSWORD)(?:_[A-Z]+)?$/.test(key)) values.add(value);
+  }
+  for (const secrets of provided.values())
+    for (const value of Object.values(secrets)) values.add(value);
+  return [...values];
+}
+
+/** The context for `--target`. */
+export function contextFor(target: Target, io: CommandIO): Context {
+  return target === "cloud" ? cloudContext(io) : localContext(io);
+}
+
+/** "local target" or "cloud target", for the first line a command prints. */
+export function targetLabel(ctx: Context): string {
+  return `${ctx.target} target`;
+}
+
 /** A deploy's summary as it starts: in progress, with the steps recorded as they run. */
-export function startSummary(
-  ctx: LocalContext,
-  environment: string,
-  urls: Summary["urls"],
-): Summary {
+export function startSummary(ctx: Context, environment: string, urls: Summary["urls"]): Summary {
   return {
     environment,
-    target: "local",
+    target: ctx.target,
     status: "in-progress",
     urls,
     database: null,
     steps: ctx.progress.steps,
     updatedAt: new Date().toISOString(),
+    ...(process.env.GITHUB_SHA ? { commit: process.env.GITHUB_SHA } : {}),
   };
 }
 
@@ -92,7 +277,7 @@ export function startSummary(
  * Publishes a deploy's summary and prints its outcome: the URLs when it is deployed, and where
  * the summary is. Why it failed is printed by the CLI, from the error.
  */
-export async function finishDeploy(ctx: LocalContext, summary: Summary): Promise<void> {
+export async function finishDeploy(ctx: Context, summary: Summary): Promise<void> {
   summary.updatedAt = new Date().toISOString();
   const published = await ctx.publish(summary).catch(() => undefined);
   const { progress } = ctx;

@@ -162,7 +162,7 @@ export async function e2e(
         `Deploy it first: pnpm preview-deploy --pr ${environment.pr}`,
       );
     }
-    await ctx.host();
+    await ctx.database(); // the local host must be up to serve it
     baseUrl = deployed.urls.web;
     reportDir = join(ctx.paths.env(environment.name), "e2e");
   }

@@ -1,12 +1,18 @@
 import { join } from "node:path";
 import { migrate } from "@codex/database/migrate";
 import { deriveStack, loadStack } from "../core/derive";
-import { databaseName, previewEnvironment } from "../core/environments";
+import { previewEnvironment } from "../core/environments";
 import { PipelineError } from "../errors";
 import { REPO_ROOT, withLock } from "../local/state";
 import type { Summary, TestResult } from "../providers/review/shared";
-import { smokeAll } from "../smoke";
-import { finishDeploy, localContext, startSummary, type CommandIO } from "./context";
+import {
+  contextFor,
+  finishDeploy,
+  startSummary,
+  targetLabel,
+  type CommandIO,
+  type Target,
+} from "./context";
 import { assertChromium, e2eSummary, runPlaywright } from "./e2e";
 import { runPlatformTests } from "./platform-tests";
 
@@ -18,6 +24,7 @@ export interface PreviewDeployOptions {
   e2e?: boolean;
   /** Build new bundles even when nothing changed (a new version). */
   rebuild?: boolean;
+  target?: Target;
 }
 
 /**
@@ -31,25 +38,23 @@ export async function previewDeploy(
   // Validate everything before anything is created.
   const environment = previewEnvironment(options.pr);
   const stack = deriveStack(loadStack(REPO_ROOT), environment);
-  const ctx = localContext(io);
+  const ctx = contextFor(options.target ?? "local", io);
   const { progress } = ctx;
   const urls = ctx.workers.urls(environment);
   const summary = startSummary(ctx, environment.name, urls);
+  // A preview's own Stripe endpoint brings its signing secret; otherwise it must be configured.
+  await ctx.preflight(stack, ctx.webhooks ? ["STRIPE_WEBHOOK_SECRET"] : []);
 
-  progress.line(`preview-deploy ${environment.name} (local target)`);
+  progress.line(`preview-deploy ${environment.name} (${targetLabel(ctx)})`);
   return withLock(ctx.paths, environment.name, async () => {
     try {
-      const { database } = await progress.step(
-        "start the local host",
-        () => ctx.host(),
-        (h) => `Postgres on ${h.status.pgPort}, Workers on ${h.status.port}`,
-      );
+      const database = await ctx.database();
       await progress.step(
         "prepare main",
         () => database.ensureMain(),
         (m) => (m.created ? "created, migrated and seeded" : "ready"),
       );
-      await ctx.workers.register(environment, databaseName(environment));
+      await ctx.register(environment);
       const branch = await progress.step(
         options.reset ? "re-copy the database branch from main" : "branch the database from main",
         () => database.ensure(environment, { reset: options.reset ?? false }),
@@ -95,17 +100,43 @@ export async function previewDeploy(
         }
       }
 
+      const webhooks = ctx.webhooks;
+      if (webhooks) {
+        const webhookUrl = new URL("/webhook", urls.webhook).href;
+        await progress.step(
+          "give the preview its own Stripe webhook endpoint",
+          async () => {
+            let endpoint = await webhooks.ensure(environment, webhookUrl);
+            if (!endpoint.secret) {
+              // Stripe shows an endpoint's signing secret once, when it is made: make it again.
+              await webhooks.delete(environment);
+              endpoint = await webhooks.ensure(environment, webhookUrl);
+            }
+            if (!endpoint.secret) {
+              throw new PipelineError(
+                "CLOUD_FAILED",
+                `Stripe returned no signing secret for the endpoint of ${environment.name}`,
+              );
+            }
+            ctx.provideSecret(environment, "STRIPE_WEBHOOK_SECRET", endpoint.secret);
+            return endpoint;
+          },
+          (e) => `${e.id} → ${webhookUrl}`,
+        );
+      }
+
       const deployed = await progress.step(
         "build and deploy the three Workers",
         () =>
-          ctx.workers.deploy(stack, { database: branch.name, rebuild: options.rebuild ?? false }),
+          ctx.workers.deploy(stack, {
+            database: ctx.deployDatabase(branch),
+            rebuild: options.rebuild ?? false,
+          }),
         (d) => `${d.version}${d.built ? "" : " (unchanged: bundles reused)"}`,
       );
       summary.version = deployed.version;
 
-      await progress.step("smoke-check web, auth and webhook", () =>
-        smokeAll(ctx.port, urls, environment.name),
-      );
+      await progress.step("smoke-check web, auth and webhook", () => ctx.smoke(urls, environment));
       summary.status = "deployed";
       if (options.e2e) {
         await assertChromium();

@@ -4,31 +4,38 @@ import { databaseName, PRODUCTION } from "../core/environments";
 import { PipelineError } from "../errors";
 import { REPO_ROOT, withLock } from "../local/state";
 import type { Summary } from "../providers/review/shared";
-import { smokeAll } from "../smoke";
-import { finishDeploy, localContext, startSummary, type CommandIO } from "./context";
+import {
+  contextFor,
+  finishDeploy,
+  startSummary,
+  targetLabel,
+  type CommandIO,
+  type Target,
+} from "./context";
 
 /**
  * production-deploy: try the pending migrations on a throwaway copy of main, migrate main, deploy
  * production, smoke-check it, and on failure put the previous version back and say so.
  */
 export async function productionDeploy(
-  options: { rebuild?: boolean },
+  options: { rebuild?: boolean; target?: Target },
   io: CommandIO,
 ): Promise<Summary> {
   const environment = PRODUCTION;
   const stack = deriveStack(loadStack(REPO_ROOT), environment);
-  const ctx = localContext(io);
+  const ctx = contextFor(options.target ?? "local", io);
   const { progress } = ctx;
   const urls = ctx.workers.urls(environment);
   const summary = startSummary(ctx, environment.name, urls);
-  progress.line("production-deploy (local target)");
+  await ctx.preflight(stack);
+  progress.line(`production-deploy (${targetLabel(ctx)})`);
   return withLock(ctx.paths, environment.name, async () => {
     let previous: string | undefined;
     let deployed = false;
     try {
-      const { database } = await progress.step("start the local host", () => ctx.host());
+      const database = await ctx.database();
       const main = await progress.step(
-        "prepare main",
+        ctx.target === "cloud" ? "find main (the default branch)" : "prepare main",
         () => database.ensureMain(),
         (m) => (m.created ? "created, migrated and seeded" : "ready"),
       );
@@ -68,7 +75,7 @@ export async function productionDeploy(
         "build and deploy the Workers, then web",
         () =>
           ctx.workers.deploy(stack, {
-            database: databaseName(environment),
+            database: ctx.deployDatabase({ name: databaseName(environment), url: main.url }),
             rebuild: options.rebuild ?? false,
           }),
         (d) => `${d.version}${d.built ? "" : " (unchanged: bundles reused)"}`,
@@ -76,7 +83,7 @@ export async function productionDeploy(
       deployed = true;
       summary.version = result.version;
       await progress.step("smoke-check production", () =>
-        smokeAll(ctx.port, urls, environment.name).then(() => undefined),
+        ctx.smoke(urls, environment).then(() => undefined),
       );
       await progress.step("refresh the snapshot new previews copy", () =>
         database.refreshFromMain(),

@@ -1,28 +1,27 @@
 import { environmentFromFlags, PRODUCTION } from "../core/environments";
 import { withLock } from "../local/state";
 import { formatDuration } from "../progress";
-import { smokeAll } from "../smoke";
-import { localContext, type CommandIO } from "./context";
+import { contextFor, targetLabel, type CommandIO, type Target } from "./context";
 
 /** rollback [--to VERSION] [--pr N]: serve an earlier version again (production by default). */
 export async function rollback(
-  options: { to?: string; pr?: string },
+  options: { to?: string; pr?: string; target?: Target },
   io: CommandIO,
 ): Promise<{ from: string; to: string }> {
   const environment =
     options.pr === undefined ? PRODUCTION : environmentFromFlags({ pr: options.pr });
-  const ctx = localContext(io);
+  const ctx = contextFor(options.target ?? "local", io);
   const { progress } = ctx;
+  progress.line(`rollback ${environment.name} (${targetLabel(ctx)})`);
   return withLock(ctx.paths, environment.name, async () => {
-    await progress.step("start the local host", () => ctx.host());
+    // Locally the host must be up to serve anything; on the cloud there is nothing to start.
+    if (ctx.target === "local") await ctx.database();
     const result = await progress.step(
       `roll ${environment.name} back`,
       () => ctx.workers.rollback(environment, options.to),
       (r) => `${r.from} → ${r.to}`,
     );
-    await progress.step("smoke-check", () =>
-      smokeAll(ctx.port, ctx.workers.urls(environment), environment.name),
-    );
+    await progress.step("smoke-check", () => ctx.smoke(ctx.workers.urls(environment), environment));
     progress.line();
     progress.line(
       `✓ ${environment.name} serves ${result.to} (was ${result.from}), in ${formatDuration(progress.elapsedMs)}`,

@@ -1,6 +1,6 @@
 import { hostStatus } from "../local/host-client";
 import { readRegistry } from "../local/registry";
-import { localContext, type CommandIO } from "./context";
+import { cloudContext, localContext, type CommandIO, type Target } from "./context";
 
 export interface StatusReport {
   host: {
@@ -22,7 +22,11 @@ export interface StatusReport {
 }
 
 /** status: environments, URLs, branches, versions, and the host's health. */
-export async function status(options: { json?: boolean }, io: CommandIO): Promise<StatusReport> {
+export async function status(
+  options: { json?: boolean; target?: Target },
+  io: CommandIO,
+): Promise<StatusReport> {
+  if (options.target === "cloud") return cloudStatus(options, io);
   const ctx = localContext(io);
   const host = await hostStatus(ctx.paths);
   const live = new Set(host?.environments.map((e) => e.name) ?? []);
@@ -71,6 +75,54 @@ export async function status(options: { json?: boolean }, io: CommandIO): Promis
     const state = env.live ? "live" : env.version ? "stopped" : "deploying";
     io.out(
       `${env.name.padEnd(16)}${(env.version ?? "-").padEnd(10)}${env.branch.padEnd(12)}${state.padEnd(10)}${env.web}`,
+    );
+  }
+  return report;
+}
+
+/**
+ * status --target cloud: the environments with Workers on Cloudflare (as recorded here, and as
+ * Cloudflare lists them), with their Neon branches.
+ */
+async function cloudStatus(options: { json?: boolean }, io: CommandIO): Promise<StatusReport> {
+  const ctx = cloudContext(io);
+  const database = await ctx.database();
+  const [deployed, branches] = await Promise.all([ctx.workers.list(), database.list()]);
+  const branchOf = new Map(branches.map((b) => [b.environment, b.name]));
+  const report: StatusReport = {
+    host: { running: false },
+    environments: deployed
+      .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }))
+      .map((e) => ({
+        name: e.name,
+        ...(e.version ? { version: e.version } : {}),
+        versions: e.versions,
+        web: e.urls.web,
+        branch: branchOf.get(e.name) ?? (e.name === "production" ? "(default branch)" : ""),
+        live: true,
+      })),
+  };
+  if (options.json) {
+    io.out(JSON.stringify(report, null, 2));
+    return report;
+  }
+  if (!report.environments.length) {
+    io.out(
+      "no environments on Cloudflare. Create one with: pnpm preview-deploy --pr 1 --target cloud",
+    );
+    return report;
+  }
+  io.out(`${"environment".padEnd(16)}${"version".padEnd(30)}${"branch".padEnd(20)}url`);
+  for (const env of report.environments) {
+    io.out(
+      `${env.name.padEnd(16)}${(env.version ?? "-").padEnd(30)}${env.branch.padEnd(20)}${env.web}`,
+    );
+  }
+  const orphans = branches.filter((b) => !deployed.some((d) => d.name === b.environment));
+  if (orphans.length) {
+    io.out("");
+    io.out(
+      `database branches with no Workers: ${orphans.map((b) => b.name).join(", ")} (pnpm cleanup --stale --target cloud removes them)`,
     );
   }
   return report;

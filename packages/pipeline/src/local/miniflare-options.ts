@@ -67,7 +67,8 @@ export function buildMiniflareOptions(
       workers.push(workerOptions(worker, config, input, version));
     }
   }
-  return { host: "127.0.0.1", port: options.port, workers };
+  // CODEX_BIND_HOST=0.0.0.0 makes the environments reachable from outside a container.
+  return { host: process.env.CODEX_BIND_HOST || "127.0.0.1", port: options.port, workers };
 }
 
 function workerOptions(

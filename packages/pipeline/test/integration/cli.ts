@@ -51,10 +51,13 @@ export class Sandbox {
   }
 
   /** Starts the CLI; resolve `done` for its result, or kill `child` to interrupt it. */
-  start(args: string[]): { child: ChildProcess; done: Promise<CliResult>; output: () => string } {
+  start(
+    args: string[],
+    env: NodeJS.ProcessEnv = this.env,
+  ): { child: ChildProcess; done: Promise<CliResult>; output: () => string } {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: REPO,
-      env: this.env,
+      env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -71,6 +74,11 @@ export class Sandbox {
 
   run(...args: string[]): Promise<CliResult> {
     return this.start(args).done;
+  }
+
+  /** Runs the CLI with exactly `env` (for the cloud target's settings). */
+  runWith(env: NodeJS.ProcessEnv, args: string[]): Promise<CliResult> {
+    return this.start(args, env).done;
   }
 
   async status(): Promise<{

@@ -78,8 +78,11 @@ export interface CloudflareStub {
   subdomain: string;
   requests: RecordedRequest[];
   scripts: Map<string, StubScript>;
-  /** Answers the next `times` matching requests with `status` and an error envelope. */
-  failNext(matcher: RequestMatcher, status: number, times?: number): void;
+  /**
+   * Answers the next `times` matching requests with `status` and an error envelope, or never
+   * answers them ("hang": what a timeout looks like to the client).
+   */
+  failNext(matcher: RequestMatcher, status: number | "hang", times?: number): void;
   /** Creates a Worker directly, as if deployed earlier by someone else. */
   seed(name: string): StubScript;
   close(): Promise<void>;
@@ -204,7 +207,7 @@ export async function startCloudflareStub(
   const subdomain = options.subdomain ?? "codex-stub";
   const requests: RecordedRequest[] = [];
   const scripts = new Map<string, StubScript>();
-  const failures: { matcher: RequestMatcher; status: number; left: number }[] = [];
+  const failures: { matcher: RequestMatcher; status: number | "hang"; left: number }[] = [];
   // Static assets are content-addressed per account: a hash uploaded once is never asked again.
   const assetHashes = new Set<string>();
   const uploadSessions = new Map<string, Set<string>>();
@@ -339,6 +342,17 @@ export async function startCloudflareStub(
     if (path === `${account}/workers/subdomain`) return ok({ subdomain });
     // `wrangler delete` looks for a Workers Sites namespace to delete with the Worker; there are none.
     if (path === `${account}/storage/kv/namespaces` && method === "GET") return ok([]);
+
+    if (path === `${account}/workers/scripts` && method === "GET") {
+      return ok(
+        [...scripts.values()].map((script) => ({
+          id: script.name,
+          etag: script.etag,
+          created_on: script.createdOn,
+          modified_on: script.versions.at(-1)?.created_on ?? script.createdOn,
+        })),
+      );
+    }
 
     const service = new RegExp(`^${account}/workers/services/([^/]+)$`).exec(path);
     if (service) {
@@ -502,7 +516,45 @@ export async function startCloudflareStub(
     return fail(404, 7003, `No route for ${method} ${path}`);
   }
 
+  /**
+   * A deployed Worker's /health on workers.dev, answered from what was uploaded: its
+   * ENVIRONMENT variable, and for each service binding whether that Worker exists. So a smoke
+   * check through the stub passes only when the uploaded stack is complete and wired.
+   */
+  function workersDev(host: string, path: string): { status: number; body: unknown } {
+    const name = host.slice(0, -`.${subdomain}.workers.dev`.length);
+    const script = scripts.get(name);
+    if (!script || !script.subdomain.enabled) {
+      return { status: 404, body: { error: `There is nothing here yet: ${name}` } };
+    }
+    if (path !== "/health") return { status: 404, body: { error: "not found" } };
+    const bindings = (script.metadata.bindings ?? []) as {
+      type: string;
+      name: string;
+      text?: string;
+      service?: string;
+    }[];
+    const environment = bindings.find((b) => b.name === "ENVIRONMENT")?.text;
+    const siblings = Object.fromEntries(
+      bindings
+        .filter((b) => b.type === "service")
+        .map((b) => [b.name, b.service && scripts.has(b.service) ? "ok" : "missing"]),
+    );
+    const ok = Object.values(siblings).every((v) => v === "ok");
+    return {
+      status: ok ? 200 : 503,
+      body: { status: ok ? "ok" : "degraded", environment, worker: name, siblings },
+    };
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const host = (req.headers.host ?? "").replace(/:\d+$/, "");
+    if (host.endsWith(`.${subdomain}.workers.dev`)) {
+      const answer = workersDev(host, new URL(req.url ?? "/", "http://stub").pathname);
+      res.writeHead(answer.status, { "content-type": "application/json" });
+      res.end(JSON.stringify(answer.body));
+      return;
+    }
     const url = new URL(req.url ?? "/", "http://stub");
     const method = (req.method ?? "GET").toUpperCase();
     const prefix = "/client/v4";
@@ -526,6 +578,11 @@ export async function startCloudflareStub(
 
     let reply: Reply;
     const failure = failures.find((f) => f.left > 0 && matches(f.matcher, method, path));
+    if (failure?.status === "hang") {
+      failure.left -= 1;
+      record.status = -1;
+      return; // never answered: the client's timeout is what is being tested
+    }
     if (failure) {
       failure.left -= 1;
       reply = fail(failure.status, 10013, `stub: injected failure (${failure.status})`);

@@ -55,6 +55,22 @@ export interface NeonStubOptions {
   branchLimit?: number;
   /** GETs of an operation before it reports `finished` (0: operations finish at once). */
   operationPolls?: number;
+  /**
+   * Real Postgres behind the branches: each branch's data lives in a database of its own that
+   * the hooks copy, drop and re-copy, and connection URIs point at it. Without a backend, the
+   * URIs point at made-up Neon hosts that nothing answers.
+   */
+  backend?: NeonStubBackend;
+}
+
+export interface NeonStubBackend {
+  /** A branch named `name` was made from `parent`: copy the parent's data. */
+  created(name: string, parent: string): Promise<void>;
+  deleted(name: string): Promise<void>;
+  /** The branch was reset to its parent's data. */
+  restored(name: string, parent: string): Promise<void>;
+  /** The connection URI of the branch's database. */
+  uri(name: string): string;
 }
 
 export type NeonStubFault = number | "reset" | "hang";
@@ -160,6 +176,9 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
   const polls = new Map<string, number>();
+  // Backend work a request started, awaited before the request is answered.
+  const pending: Promise<void>[] = [];
+  const backend = options.backend;
 
   function makeBranch(name: string, parent: Branch | undefined, expiresAt?: string): Branch {
     const at = now();
@@ -355,6 +374,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
       expiresAt,
     );
     const made = types.map((type) => makeEndpoint(branch, type));
+    if (backend) pending.push(backend.created(branch.name, parent.name));
     const operations = [
       operation(branch, OperationAction.CreateBranch),
       ...made.map((endpoint) => operation(branch, OperationAction.StartCompute, endpoint)),
@@ -386,7 +406,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
       connection_uris: made
         .filter((e) => e.type === EndpointType.ReadWrite)
         .map((e) => ({
-          connection_uri: uri(e.host),
+          connection_uri: backend ? backend.uri(branch.name) : uri(e.host),
           connection_parameters: {
             database: state.databaseName,
             password: state.password,
@@ -429,6 +449,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
     ];
     state.endpoints = state.endpoints.filter((e) => e.branch_id !== branch.id);
     state.branches = state.branches.filter((b) => b.id !== branch.id);
+    if (backend) pending.push(backend.deleted(branch.name));
     return { branch, operations };
   }
 
@@ -442,7 +463,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
     if (typeof request.source_branch_id !== "string") {
       throw new HttpError(400, "source_branch_id is required", "BAD_REQUEST");
     }
-    findBranch(request.source_branch_id);
+    const source = findBranch(request.source_branch_id);
     if (
       request.source_branch_id === branch.id &&
       !request.source_lsn &&
@@ -463,6 +484,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
       );
     }
     refuseWhileBusy();
+    if (backend) pending.push(backend.restored(branch.name, source.name));
     const at = now();
     branch.last_reset_at = at;
     branch.updated_at = at;
@@ -502,7 +524,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
     if (query.database_name !== state.databaseName) throw new HttpError(404, "database not found");
     if (query.role_name !== state.roleName) throw new HttpError(404, "role not found");
     const host = query.pooled === "true" ? poolerHost(endpoint.host) : endpoint.host;
-    return { uri: uri(host) };
+    return { uri: backend ? backend.uri(branch.name) : uri(host) };
   }
 
   function getOperation(id: string) {
@@ -650,6 +672,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
       return send(res, 400, errorBody("the request body is not valid JSON", "BAD_REQUEST"));
     try {
       const [status, reply] = route(method, path, Object.fromEntries(url.searchParams), body);
+      await Promise.all(pending.splice(0));
       send(res, status, reply);
     } catch (error) {
       if (error instanceof HttpError)

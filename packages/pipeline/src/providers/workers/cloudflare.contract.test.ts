@@ -422,6 +422,7 @@ describe("CloudflareWorkerPlatform without wrangler", () => {
     );
     expect(files).toHaveLength(1);
     expect(existsSync(files[0] as string)).toBe(false);
-    expect(await platform.list()).toEqual([]);
+    // Nothing was recorded as deployed: no state file was even written.
+    expect(existsSync(join(dir, "failing.json"))).toBe(false);
   });
 });

@@ -21,13 +21,18 @@ import {
   type DerivedWorker,
   type WorkerKind,
 } from "../../core/derive";
-import { checkEnvironment, type Environment } from "../../core/environments";
+import {
+  PRODUCTION,
+  checkEnvironment,
+  parseEnvironment,
+  type Environment,
+} from "../../core/environments";
 import { PipelineError, userError, type ErrorCode } from "../../errors";
 import { REPO_ROOT, readJson, statePaths, withLock, writeFileAtomic } from "../../local/state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "./shared";
 
-// errors.ts has no code for a failed cloud call; a failed upload is the nearest ("the build").
-const WRANGLER_FAILED: ErrorCode = "BUILD_FAILED";
+const WRANGLER_FAILED: ErrorCode = "CLOUD_FAILED";
+const CLOUDFLARE_API = "https://api.cloudflare.com/client/v4";
 
 /** How many complete deploys (releases) each environment keeps in the state file. */
 export const KEEP_RELEASES = 10;
@@ -65,7 +70,14 @@ export interface CommandResult {
 export interface RunOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Stops the command (and its children) after this long; it then exits with TIMED_OUT. */
+  timeoutMs?: number;
 }
+
+/** The exit code a command stopped by its timeout reports (as coreutils' timeout does). */
+export const TIMED_OUT = 124;
+/** How long one wrangler command may take: CODEX_WRANGLER_TIMEOUT_MS, 10 minutes by default. */
+const WRANGLER_TIMEOUT_MS = 600_000;
 
 /** Runs a command to completion; never rejects on a non-zero exit (the caller reads `code`). */
 export type CommandRunner = (
@@ -131,20 +143,45 @@ export interface CloudflareState {
   current: Record<string, string>;
 }
 
-/** Spawns a command and collects its output; stdin is closed, so nothing can prompt. */
+/**
+ * Spawns a command and collects its output; stdin is closed, so nothing can prompt. The command
+ * runs in its own process group, so that a timeout stops wrangler and whatever it started.
+ */
 export const runCommand: CommandRunner = (command, args, options) =>
   new Promise((resolve) => {
     const child = spawn(command, [...args], {
       cwd: options.cwd,
       env: options.env,
       stdio: ["ignore", "pipe", "pipe"],
+      detached: process.platform !== "win32",
     });
     let stdout = "";
     let stderr = "";
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            try {
+              if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+            } catch {
+              child.kill("SIGKILL");
+            }
+          }, options.timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.on("error", (error) => resolve({ code: 127, stdout, stderr: stderr + error.message }));
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      resolve({ code: 127, stdout, stderr: stderr + error.message });
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (timedOut) {
+        const seconds = Math.round((options.timeoutMs ?? 0) / 1000);
+        resolve({ code: TIMED_OUT, stdout, stderr: `${stderr}\nno answer within ${seconds} s` });
+      } else resolve({ code: code ?? 1, stdout, stderr });
+    });
   });
 
 /** The combined id of one version per Worker. */
@@ -322,9 +359,11 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
   }
 
   private async wrangler(kind: WorkerKind, args: string[]): Promise<CommandResult> {
+    const configured = Number(process.env.CODEX_WRANGLER_TIMEOUT_MS);
     return this.run("pnpm", ["exec", "wrangler", ...args], {
       cwd: WORKER_DIRS[kind],
       env: this.wranglerEnv(),
+      timeoutMs: configured > 0 ? configured : WRANGLER_TIMEOUT_MS,
     });
   }
 
@@ -472,7 +511,7 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     if (result.code !== 0 || !versionId) {
       throw new PipelineError(
         WRANGLER_FAILED,
-        `wrangler deploy of ${worker.name} ${result.code !== 0 ? `exited with ${result.code}` : "printed no version id"}:\n` +
+        `wrangler deploy of ${worker.name} ${describeExit(result)}:\n` +
           tail(result, Object.values(secrets)),
       );
     }
@@ -480,15 +519,21 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     return { versionId, ...(url ? { url } : {}) };
   }
 
+  /**
+   * Every environment with Workers on the account: what this machine recorded, merged with
+   * Cloudflare's own list of Workers, so that a fresh CI runner (which recorded nothing) still
+   * sees, sweeps and reports what earlier runs deployed.
+   */
   async list(): Promise<DeployedEnvironment[]> {
     const state = await this.readState();
-    const names = [...new Set(state.records.map((r) => r.environment))];
-    return names.map((name) => {
+    const remote = await this.remoteScripts();
+    const byName = new Map<string, DeployedEnvironment>();
+    for (const name of new Set(state.records.map((r) => r.environment))) {
       const records = state.records.filter((r) => r.environment === name);
       const releases = state.releases.filter((r) => r.environment === name);
       const latest = new Map(records.map((r) => [r.kind, r]));
       const current = state.current[name];
-      return {
+      byName.set(name, {
         name,
         ...(current ? { version: current } : {}),
         versions: releases.map((r) => r.id),
@@ -498,8 +543,84 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
           webhook: latest.get("webhook")?.url ?? "",
         },
         updatedAt: records.at(-1)?.at ?? "",
-      };
+      });
+    }
+    for (const script of remote) {
+      const owner = this.ownerOf(script.name);
+      if (!owner) continue;
+      const known = byName.get(owner.name);
+      if (known) {
+        if (script.modifiedOn > known.updatedAt) known.updatedAt = script.modifiedOn;
+        continue;
+      }
+      byName.set(owner.name, {
+        name: owner.name,
+        versions: [],
+        urls: this.options.workersSubdomain ? this.urls(owner) : { web: "", auth: "", webhook: "" },
+        updatedAt: script.modifiedOn,
+      });
+    }
+    // Recorded here but gone from Cloudflare (deleted elsewhere): not deployed any more.
+    const existing = new Set(remote.map((r) => r.name));
+    return [...byName.values()].filter((env) => {
+      const names = this.names(parseEnvironment(env.name)).map((n) => n.name);
+      return names.some((n) => existing.has(n));
     });
+  }
+
+  /** The environment whose Worker is called `name`, by this checkout's naming; or undefined. */
+  private ownerOf(name: string): Environment | undefined {
+    for (const { name: production } of this.names(PRODUCTION)) {
+      const base = production.slice(0, -`-${PRODUCTION.name}`.length);
+      if (!name.startsWith(`${base}-`)) continue;
+      try {
+        return parseEnvironment(name.slice(base.length + 1));
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** The account's Workers, from the Cloudflare API (the same token and base URL as wrangler). */
+  private async remoteScripts(): Promise<{ name: string; modifiedOn: string }[]> {
+    const base = (this.options.apiBaseUrl ?? CLOUDFLARE_API).replace(/\/+$/, "");
+    const url = `${base}/accounts/${encodeURIComponent(this.options.accountId)}/workers/scripts`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers: { authorization: `Bearer ${this.options.apiToken}`, accept: "application/json" },
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (error) {
+      throw new PipelineError(
+        "CLOUD_FAILED",
+        `could not list the account's Workers: ${(error as Error).message}`,
+        { hint: "Check the network, or CLOUDFLARE_API_BASE_URL if it is set.", cause: error },
+      );
+    }
+    const body = (await response.json().catch(() => ({}))) as {
+      success?: boolean;
+      errors?: { code?: number; message?: string }[];
+      result?: { id?: string; modified_on?: string }[];
+    };
+    if (!response.ok || body.success === false || !Array.isArray(body.result)) {
+      const why = body.errors?.[0]?.message ?? `HTTP ${response.status}`;
+      const denied = response.status === 401 || response.status === 403;
+      throw new PipelineError(
+        "CLOUD_FAILED",
+        `Cloudflare refused to list the account's Workers: ${why}`,
+        {
+          kind: denied ? "user" : "system",
+          hint: denied
+            ? "CLOUDFLARE_API_TOKEN needs the Account › Workers Scripts › Edit permission on CLOUDFLARE_ACCOUNT_ID."
+            : "Run the command again; Cloudflare's API may be having trouble.",
+        },
+      );
+    }
+    return body.result
+      .filter((r): r is { id: string; modified_on?: string } => typeof r.id === "string")
+      .map((r) => ({ name: r.id, modifiedOn: r.modified_on ?? "" }));
   }
 
   async delete(environment: Environment): Promise<boolean> {
@@ -525,7 +646,7 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
           WRANGLER_FAILED,
           `deleting ${env.name} stopped at ${name}: deleted ${listNames(deleted)}; failed ${name}; ` +
             `not attempted ${listNames(sorted.slice(index + 1).map(([n]) => n))}.\n` +
-            `wrangler delete exited with ${result.code}:\n${tail(result, [])}`,
+            `wrangler delete ${describeExit(result)}:\n${tail(result, [])}`,
           { hint: `Run the cleanup again: Workers already gone count as deleted.` },
         );
       }
@@ -546,9 +667,8 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     const releases = state.releases.filter((r) => r.environment === env.name);
     const currentId = state.current[env.name];
     const current = releases.find((r) => r.id === currentId);
-    if (!current) {
-      throw userError("NOT_FOUND", `${env.name} has no deployed version to roll back from`);
-    }
+    // Nothing recorded on this machine (a fresh CI runner): Cloudflare's deployments say it all.
+    if (!current) return this.rollbackFromDeployments(env, to);
     // What each Worker runs now: after a deploy that stopped halfway, not the current release.
     const live = new Map<WorkerKind, string>();
     for (const r of state.records) if (r.environment === env.name) live.set(r.kind, r.versionId);
@@ -587,7 +707,7 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
           WRANGLER_FAILED,
           `rolling back ${env.name} to ${target.id} stopped at ${w.worker}: rolled back ${listNames(done)}; ` +
             `failed ${w.worker}; not attempted ${listNames(target.workers.slice(index + 1).map((x) => x.worker))}.\n` +
-            `wrangler rollback exited with ${result.code}:\n${tail(result, [])}`,
+            `wrangler rollback ${describeExit(result)}:\n${tail(result, [])}`,
           { hint: "Run the rollback again: Workers already at the target version are skipped." },
         );
       }
@@ -609,6 +729,101 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     return { from, to: target.id };
   }
 
+  /**
+   * Rollback from Cloudflare's deployment history, for a machine that recorded no deploys: each
+   * Worker goes back to the version its deployment before the current one served. `to` is a
+   * combined id as deploys print them (the first 8 characters of each Worker's version id, in
+   * deploy order), matched against each Worker's recent deployments.
+   */
+  private async rollbackFromDeployments(
+    env: Environment,
+    to?: string,
+  ): Promise<{ from: string; to: string }> {
+    const workers = this.names(env);
+    const wanted = to?.split(".");
+    if (wanted && wanted.length !== workers.length) {
+      throw userError(
+        "INVALID_ARGUMENT",
+        `--to must be ${workers.length} version prefixes joined by dots, as deploys print them (got "${to}")`,
+      );
+    }
+    const plan: { kind: WorkerKind; worker: string; from: string; to: string }[] = [];
+    for (const [index, { kind, name }] of workers.entries()) {
+      const result = await this.wrangler(kind, ["deployments", "list", "--name", name, "--json"]);
+      if (result.code !== 0) {
+        if (NOT_FOUND_CODES.test(stripAnsi(result.stdout + result.stderr))) {
+          throw userError("NOT_FOUND", `${env.name} has no deployed version to roll back from`);
+        }
+        throw new PipelineError(
+          WRANGLER_FAILED,
+          `could not read the deployments of ${name}: wrangler ${describeExit(result)}:\n${tail(result, [])}`,
+        );
+      }
+      let deployments: { versions?: { version_id?: string; percentage?: number }[] }[];
+      try {
+        deployments = JSON.parse(result.stdout) as typeof deployments;
+      } catch {
+        throw new PipelineError(
+          WRANGLER_FAILED,
+          `wrangler printed no deployments list for ${name}`,
+        );
+      }
+      // Oldest first; each deployment's main version is the one with the most traffic.
+      const served = deployments
+        .map(
+          (d) =>
+            [...(d.versions ?? [])].sort((a, b) => (b.percentage ?? 0) - (a.percentage ?? 0))[0]
+              ?.version_id,
+        )
+        .filter((v): v is string => typeof v === "string");
+      const live = served.at(-1);
+      if (!live)
+        throw userError("NOT_FOUND", `${env.name} has no deployed version to roll back from`);
+      const prefix = wanted?.[index];
+      const target = prefix
+        ? [...served].reverse().find((v) => v.startsWith(prefix))
+        : [...served].reverse().find((v) => v !== live);
+      if (!target) {
+        throw userError(
+          "NO_PREVIOUS_VERSION",
+          prefix
+            ? `${name} has no recent deployment of a version starting ${prefix}`
+            : `${env.name} has no version before the one it serves (${name} has one deployment)`,
+        );
+      }
+      plan.push({ kind, worker: name, from: live, to: target });
+    }
+    const done: string[] = [];
+    for (const [index, step] of plan.entries()) {
+      if (step.from === step.to) continue;
+      const result = await this.wrangler(step.kind, [
+        "rollback",
+        step.to,
+        "--name",
+        step.worker,
+        "--message",
+        "codex rollback",
+        "--yes",
+      ]);
+      if (result.code !== 0) {
+        throw new PipelineError(
+          WRANGLER_FAILED,
+          `rolling back ${env.name} stopped at ${step.worker}: rolled back ${listNames(done)}; ` +
+            `failed ${step.worker}; not attempted ${listNames(plan.slice(index + 1).map((p) => p.worker))}.\n` +
+            `wrangler rollback ${describeExit(result)}:\n${tail(result, [])}`,
+          {
+            hint: `Run it again with --to ${releaseId(plan.map((p) => ({ versionId: p.to })))}: Workers already there are skipped.`,
+          },
+        );
+      }
+      done.push(step.worker);
+    }
+    return {
+      from: releaseId(plan.map((p) => ({ versionId: p.from }))),
+      to: releaseId(plan.map((p) => ({ versionId: p.to }))),
+    };
+  }
+
   private async readState(): Promise<CloudflareState> {
     return (await readJson<CloudflareState>(this.stateFile)) ?? emptyState();
   }
@@ -621,6 +836,12 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
       await writeFileAtomic(this.stateFile, `${JSON.stringify(state, null, 2)}\n`, 0o600);
     });
   }
+}
+
+/** "timed out", "exited with 1", or (for a deploy that exited 0) "printed no version id". */
+function describeExit(result: CommandResult): string {
+  if (result.code === TIMED_OUT) return "timed out (Cloudflare did not answer in time)";
+  return result.code !== 0 ? `exited with ${result.code}` : "printed no version id";
 }
 
 /** wrangler colours its errors even with NO_COLOR set. */

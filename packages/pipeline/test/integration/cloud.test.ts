@@ -1,0 +1,515 @@
+/**
+ * The cloud target end to end, through the real CLI: `--target cloud` drives the real wrangler,
+ * the Neon API client, Octokit and the stripe library against recording stubs of Cloudflare,
+ * Neon, GitHub and Stripe. Behind the Neon stub is a real Postgres: each Neon branch is a
+ * database copied from main's, so migrations really run and a branch really holds main's data.
+ * The smoke checks reach the "workers.dev" URLs through the Cloudflare stub, which answers
+ * /health from what was uploaded (ENVIRONMENT, and whether each service binding's Worker
+ * exists), so they pass only when the uploaded stack is complete and wired.
+ *
+ * The tests run in order and share the stubs, as a pull request's life does: deploy, re-deploy,
+ * faults, production, rollback from a fresh runner, cleanup, sweep. The last one scans
+ * everything every command printed, wrote or sent for the known secret values.
+ */
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmbeddedServer, type EmbeddedServer } from "@codex/database/embedded";
+import { migrate } from "@codex/database/migrate";
+import { seed } from "@codex/database/seed";
+import { startCloudflareStub, type CloudflareStub } from "../stubs/cloudflare";
+import { startGitHubStub, type GitHubStub } from "../stubs/github";
+import { redact, startNeonStub, type NeonStub } from "../stubs/neon";
+import { startStripeStub, type StripeStub } from "../stubs/stripe";
+import { Sandbox, type CliResult } from "./cli";
+
+// Built at run time, so that no scanner mistakes the fixtures for real credentials.
+const secret = (prefix: string) => prefix + randomBytes(16).toString("hex");
+const SESSION_SECRET = secret("session-");
+const SESSION_SECRET_PRODUCTION = secret("session-prod-");
+const STRIPE_WEBHOOK_SECRET_PRODUCTION = secret("whsec_prod");
+const DB_PASSWORD = secret("pw");
+const REPOSITORY = "acme/platform";
+
+const WORKERS = (env: string) => [
+  `auth-worker-${env}`,
+  `stripe-webhook-handler-${env}`,
+  `codex-web-${env}`,
+];
+
+let server: EmbeddedServer;
+let dir: string;
+let sandbox: Sandbox;
+let cf: CloudflareStub;
+let neon: NeonStub;
+let github: GitHubStub;
+let stripe: StripeStub;
+/** Every CLI result, for the secret scan. */
+const results: CliResult[] = [];
+/** Every state folder used, for the secret scan. */
+const stateDirs: string[] = [];
+/** Every signing secret Stripe handed out (deleted endpoints vanish from the stub). */
+const signingSecrets = new Set<string>();
+
+const dbName = (branch: string) => `neon_${branch.replace(/[^a-z0-9]/g, "_")}`;
+const branchUrl = (branch: string) =>
+  `postgres://neondb_owner:${DB_PASSWORD}@127.0.0.1:${server.port}/${dbName(branch)}`;
+
+async function admin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(server.adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function copy(name: string, parent: string): Promise<void> {
+  await admin(async (sql) => {
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${dbName(parent)} and pid <> pg_backend_pid()`;
+    await sql.unsafe(
+      `create database "${dbName(name)}" template "${dbName(parent)}" owner neondb_owner`,
+    );
+  });
+}
+
+async function drop(name: string): Promise<void> {
+  await admin((sql) => sql.unsafe(`drop database if exists "${dbName(name)}" with (force)`));
+}
+
+async function query<T extends object>(branch: string, text: string): Promise<T[]> {
+  const sql = postgres(branchUrl(branch), { max: 1, onnotice: () => {} });
+  try {
+    return (await sql.unsafe(text)) as unknown as T[];
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** The cloud target's environment, pointed at the stubs. */
+function cloudEnv(stateDir: string, overrides: Record<string, string | undefined> = {}) {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    CODEX_STATE_DIR: stateDir,
+    HOME: join(stateDir, "home"),
+    NO_COLOR: "1",
+    CLOUDFLARE_API_TOKEN: cf.apiToken,
+    CLOUDFLARE_ACCOUNT_ID: cf.accountId,
+    CLOUDFLARE_API_BASE_URL: cf.url,
+    CLOUDFLARE_WORKERS_SUBDOMAIN: cf.subdomain,
+    NEON_API_KEY: neon.apiKey,
+    NEON_PROJECT_ID: neon.projectId,
+    NEON_API_HOST: neon.url,
+    GITHUB_TOKEN: github.token,
+    GITHUB_REPOSITORY: REPOSITORY,
+    GITHUB_API_URL: github.url,
+    STRIPE_SECRET_KEY: stripe.apiKey,
+    STRIPE_API_HOST: stripe.url,
+    SESSION_SECRET,
+    SESSION_SECRET_PRODUCTION,
+    STRIPE_WEBHOOK_SECRET_PRODUCTION,
+    CODEX_SMOKE_CONNECT_TO: `127.0.0.1:${new URL(cf.url).port}`,
+    CODEX_SMOKE_RETRY_MS: "0",
+    ...overrides,
+  };
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string
+  >;
+}
+
+/** Runs the CLI with the cloud target's environment (and `--target cloud` added). */
+async function cloud(
+  args: string[],
+  options: { stateDir?: string; env?: Record<string, string | undefined> } = {},
+): Promise<CliResult> {
+  const stateDir = options.stateDir ?? sandbox.stateDir;
+  if (!stateDirs.includes(stateDir)) stateDirs.push(stateDir);
+  await mkdir(join(stateDir, "home"), { recursive: true });
+  const result = await sandbox.runWith(cloudEnv(stateDir, options.env), [
+    ...args,
+    "--target",
+    "cloud",
+  ]);
+  results.push(result);
+  for (const endpoint of stripe.endpoints) signingSecrets.add(endpoint.secret);
+  return result;
+}
+
+function explain(result: CliResult): string {
+  return `exit ${result.code}\n${result.stdout}\n${result.stderr}`;
+}
+
+function bindings(name: string) {
+  return (cf.scripts.get(name)?.metadata.bindings ?? []) as {
+    type: string;
+    name: string;
+    text?: string;
+    service?: string;
+  }[];
+}
+
+const puts = (name: string) =>
+  cf.requests.filter((r) => r.method === "PUT" && r.path.endsWith(`/workers/scripts/${name}`));
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "codex-cloud-"));
+  await chmod(dir, 0o755);
+  server = await startEmbeddedServer({ dataDir: join(dir, "pg"), durable: false });
+  await admin(async (sql) => {
+    await sql.unsafe(`create role neondb_owner login superuser password '${DB_PASSWORD}'`);
+    await sql.unsafe(`create database "${dbName("main")}" owner neondb_owner`);
+  });
+  await migrate(branchUrl("main"));
+  await seed(branchUrl("main"));
+  [cf, github, stripe] = await Promise.all([
+    startCloudflareStub({ apiToken: secret("cf-token-") }),
+    startGitHubStub({ token: secret("ghs_") }),
+    startStripeStub({ apiKey: secret("sk_test_") }),
+  ]);
+  neon = await startNeonStub({
+    apiKey: secret("napi_"),
+    defaultBranchName: "main",
+    operationPolls: 0,
+    backend: {
+      created: copy,
+      deleted: drop,
+      restored: async (name, parent) => {
+        await drop(name);
+        await copy(name, parent);
+      },
+      uri: branchUrl,
+    },
+  });
+  sandbox = await Sandbox.create();
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([cf?.close(), neon?.close(), github?.close(), stripe?.close()]);
+  await server?.stop();
+  await sandbox?.dispose();
+  for (const state of stateDirs) await rm(state, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("the cloud target, through the CLI, against recording stubs", () => {
+  it("refuses a missing setting or a live Stripe key before anything is created", async () => {
+    const before = { cf: cf.requests.length, neon: neon.requests.length };
+    const missing = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"], {
+      env: { CLOUDFLARE_WORKERS_SUBDOMAIN: undefined },
+    });
+    expect(missing.code, explain(missing)).toBe(2);
+    expect(missing.stderr).toMatch(/CLOUDFLARE_WORKERS_SUBDOMAIN is not set/);
+
+    const live = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"], {
+      env: { STRIPE_SECRET_KEY: "sk_" + "live_" + "x".repeat(24) },
+    });
+    expect(live.code, explain(live)).toBe(2);
+    expect(live.stderr).toMatch(/refusing to use a live-mode Stripe key for the "preview-7"/);
+    expect(live.stderr + live.stdout).not.toContain("x".repeat(24));
+
+    const noSession = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"], {
+      env: { SESSION_SECRET: undefined },
+    });
+    expect(noSession.code, explain(noSession)).toBe(2);
+    expect(noSession.stderr).toMatch(/SESSION_SECRET is not set: auth-worker-preview-7 needs it/);
+
+    expect(cf.requests.length).toBe(before.cf);
+    expect(neon.requests.length).toBe(before.neon);
+    expect(stripe.endpoints).toHaveLength(0);
+  });
+
+  it("deploys preview-7: a migrated Neon branch, three wired Workers, its own Stripe endpoint, one PR comment", async () => {
+    const result = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"]);
+    expect(result.code, explain(result)).toBe(0);
+    const web = `https://codex-web-preview-7.${cf.subdomain}.workers.dev`;
+    expect(result.stdout).toContain(`web      ${web}`);
+
+    // Neon: pr-7 from the default branch, with an expiry, holding main's data, migrated.
+    const branch = neon.branch("pr-7");
+    expect(branch?.parent_id).toBe(neon.main().id);
+    expect(branch?.expires_at).toBeTruthy();
+    const users = await query<{ email: string }>("pr-7", "select email from users order by 1");
+    expect(users.map((u) => u.email)).toContain("ada@example.com");
+
+    // Cloudflare: auth, then webhook, then web; web bound to its own siblings only.
+    const order = cf.requests
+      .filter((r) => r.method === "PUT" && /\/workers\/scripts\/[^/]+$/.test(r.path))
+      .map((r) => r.path.split("/").at(-1));
+    expect(order).toEqual(WORKERS("preview-7"));
+    const services = bindings("codex-web-preview-7").filter((b) => b.type === "service");
+    expect(services.map((b) => b.service).sort()).toEqual([
+      "auth-worker-preview-7",
+      "stripe-webhook-handler-preview-7",
+    ]);
+    for (const name of WORKERS("preview-7")) {
+      expect(bindings(name).find((b) => b.name === "ENVIRONMENT")?.text).toBe("preview-7");
+      expect(JSON.stringify(bindings(name))).not.toMatch(/-production\b/);
+    }
+    // Each Worker's DATABASE_URL is pr-7's branch, never main's.
+    for (const name of WORKERS("preview-7")) {
+      expect(cf.scripts.get(name)?.secrets.DATABASE_URL).toBe(branchUrl("pr-7"));
+    }
+
+    // Stripe: one endpoint for the preview's webhook URL; its signing secret is the Workers'.
+    expect(stripe.endpoints).toHaveLength(1);
+    const [endpoint] = stripe.endpoints;
+    expect(endpoint?.url).toBe(
+      `https://stripe-webhook-handler-preview-7.${cf.subdomain}.workers.dev/webhook`,
+    );
+    expect(endpoint?.metadata.codex_environment).toBe("preview-7");
+    for (const name of ["stripe-webhook-handler-preview-7", "codex-web-preview-7"]) {
+      expect(cf.scripts.get(name)?.secrets.STRIPE_WEBHOOK_SECRET).toBe(endpoint?.secret);
+    }
+
+    // GitHub: one sticky comment with the URL and the branch.
+    const comments = github.comments(REPOSITORY, 7);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]?.body).toContain("<!-- codex-preview:preview-7 -->");
+    expect(comments[0]?.body).toContain(web);
+    expect(comments[0]?.body).toContain("pr-7");
+
+    // The summary the Dagger module reads.
+    const summary = JSON.parse(
+      await readFile(join(sandbox.stateDir, "envs", "preview-7", "summary.json"), "utf8"),
+    ) as { status: string; target: string; urls: { web: string }; database: { branch: string } };
+    expect(summary).toMatchObject({
+      status: "deployed",
+      target: "cloud",
+      urls: { web },
+      database: { branch: "pr-7" },
+    });
+  });
+
+  it("re-runs in place: the same branch, new Worker versions, the comment edited, one Stripe endpoint", async () => {
+    const branchPosts = () =>
+      neon.requests.filter((r) => r.method === "POST" && r.path.endsWith("/branches")).length;
+    const postsBefore = branchPosts();
+    const id = neon.branch("pr-7")?.id;
+    const versionsBefore = cf.scripts.get("codex-web-preview-7")?.versions.length ?? 0;
+    const result = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"]);
+    expect(result.code, explain(result)).toBe(0);
+    expect(branchPosts()).toBe(postsBefore);
+    expect(neon.branch("pr-7")?.id).toBe(id);
+    expect(cf.scripts.get("codex-web-preview-7")?.versions.length).toBe(versionsBefore + 1);
+    expect(github.comments(REPOSITORY, 7)).toHaveLength(1);
+    expect(stripe.endpoints).toHaveLength(1);
+    // Stripe shows a signing secret only when an endpoint is made, so it was made again, and
+    // the Workers got the new secret.
+    expect(cf.scripts.get("stripe-webhook-handler-preview-7")?.secrets.STRIPE_WEBHOOK_SECRET).toBe(
+      stripe.endpoints[0]?.secret,
+    );
+  });
+
+  it("retries Neon's 429, reports web failing after its siblings deployed, and converges", async () => {
+    neon.failNext(429, 1, undefined, { "retry-after": "0" });
+    cf.failNext({ method: "PUT", path: /\/workers\/scripts\/codex-web-preview-8$/ }, 409);
+    const conflict = await cloud(["preview-deploy", "--pr", "8", "--skip-tests"]);
+    expect(conflict.code, explain(conflict)).toBe(1);
+    expect(conflict.stderr).toMatch(
+      /deploying preview-8 stopped at codex-web-preview-8: deployed auth-worker-preview-8 and stripe-webhook-handler-preview-8; failed codex-web-preview-8/,
+    );
+    expect(conflict.stderr).toMatch(/hint: Run the deploy again/);
+    // Neon answered 429 once, and the branch was made all the same.
+    expect(neon.branch("pr-8")).toBeDefined();
+    const failedComment = github.comments(REPOSITORY, 8);
+    expect(failedComment).toHaveLength(1);
+    expect(failedComment[0]?.body).toMatch(/failed/i);
+
+    const again = await cloud(["preview-deploy", "--pr", "8", "--skip-tests"]);
+    expect(again.code, explain(again)).toBe(0);
+    expect(puts("codex-web-preview-8").filter((r) => r.status === 200).length).toBeGreaterThan(0);
+    expect(github.comments(REPOSITORY, 8)).toHaveLength(1);
+    expect(github.comments(REPOSITORY, 8)[0]?.body).toMatch(/deployed/i);
+  });
+
+  it("names a refused Neon key, Neon's branch limit and a refused Cloudflare token, creating nothing", async () => {
+    const count = () => ({ scripts: cf.scripts.size, branches: neon.state.branches.length });
+    const before = count();
+    const badKey = await cloud(["preview-deploy", "--pr", "9", "--skip-tests"], {
+      env: { NEON_API_KEY: "napi_" + "wrong".repeat(6) },
+    });
+    expect(badKey.code, explain(badKey)).toBe(2);
+    expect(badKey.stderr).toMatch(/NEON_API_KEY was refused by the Neon API \(401\)/);
+
+    neon.setBranchLimit(neon.state.branches.length);
+    const full = await cloud(["preview-deploy", "--pr", "9", "--skip-tests"]);
+    neon.setBranchLimit(50);
+    expect(full.code, explain(full)).toBe(2);
+    expect(full.stderr).toMatch(/limit/i);
+    expect(full.stderr).toContain("pnpm cleanup --stale --target cloud");
+
+    const badToken = await cloud(["status"], {
+      env: { CLOUDFLARE_API_TOKEN: "wrong-token-" + "0".repeat(20) },
+    });
+    expect(badToken.code, explain(badToken)).toBe(2);
+    expect(badToken.stderr).toMatch(/Cloudflare refused to list the account's Workers/);
+    expect(badToken.stderr).toMatch(/CLOUDFLARE_API_TOKEN needs/);
+    expect(count()).toEqual(before);
+  });
+
+  it("status lists the previews with their Neon branches, from Cloudflare, even on a fresh runner", async () => {
+    const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-fresh-"));
+    const result = await cloud(["status", "--json"], { stateDir: fresh });
+    expect(result.code, explain(result)).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      environments: { name: string; branch: string; web: string }[];
+    };
+    expect(report.environments.map((e) => [e.name, e.branch])).toEqual([
+      ["preview-7", "pr-7"],
+      ["preview-8", "pr-8"],
+    ]);
+  });
+
+  it("production: migrations tried on a throwaway branch, then main; deploys, smoke-checks; a fresh runner rolls back, after a timeout", async () => {
+    const first = await cloud(["production-deploy"]);
+    expect(first.code, explain(first)).toBe(0);
+    // A throwaway branch of the default branch was made and deleted before main was touched.
+    const created = neon.requests.filter(
+      (r) => r.method === "POST" && r.path.endsWith("/branches"),
+    );
+    const scratch = created.at(-1)?.body as { branch?: { name?: string; parent_id?: string } };
+    expect(scratch.branch?.parent_id).toBe(neon.main().id);
+    expect(neon.state.branches.map((b) => b.name)).not.toContain(scratch.branch?.name);
+    for (const name of WORKERS("production")) {
+      expect(cf.scripts.get(name)?.secrets.DATABASE_URL).toBe(branchUrl("main"));
+    }
+    expect(cf.scripts.get("auth-worker-production")?.secrets.SESSION_SECRET).toBe(
+      SESSION_SECRET_PRODUCTION,
+    );
+    const services = bindings("codex-web-production").filter((b) => b.type === "service");
+    expect(services.map((b) => b.service).sort()).toEqual([
+      "auth-worker-production",
+      "stripe-webhook-handler-production",
+    ]);
+    // Production has no pull request: comments only on the previews' (9's says it failed).
+    const written = github.requests.filter((r) => r.method === "POST" || r.method === "PATCH");
+    expect(
+      written
+        .map((r) => `${r.method} ${r.path}`)
+        .filter((p) => !/\/issues\/(?:7|8|9)\/comments$|\/issues\/comments\/\d+$/.test(p)),
+    ).toEqual([]);
+
+    const second = await cloud(["production-deploy"]);
+    expect(second.code, explain(second)).toBe(0);
+    const live = () =>
+      WORKERS("production").map((n) => cf.scripts.get(n)?.deployments[0]?.versions[0]?.version_id);
+    const versions = () =>
+      WORKERS("production").map((n) => cf.scripts.get(n)?.versions.map((v) => v.id) ?? []);
+    expect(live()).toEqual(versions().map((v) => v.at(-1)));
+
+    // A fresh runner recorded nothing: the rollback reads Cloudflare's deployments. The first
+    // attempt meets a Cloudflare that never answers: wrangler is stopped, nothing changed.
+    const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-fresh-"));
+    cf.failNext(
+      { method: "GET", path: /\/workers\/scripts\/auth-worker-production\/deployments$/ },
+      "hang",
+    );
+    const hung = await cloud(["rollback"], {
+      stateDir: fresh,
+      env: { CODEX_WRANGLER_TIMEOUT_MS: "12000" },
+    });
+    expect(hung.code, explain(hung)).toBe(1);
+    expect(hung.stderr).toMatch(
+      /could not read the deployments of auth-worker-production: wrangler timed out/,
+    );
+    expect(live()).toEqual(versions().map((v) => v.at(-1)));
+
+    const started = Date.now();
+    const back = await cloud(["rollback"], { stateDir: fresh });
+    expect(back.code, explain(back)).toBe(0);
+    expect(Date.now() - started).toBeLessThan(120_000);
+    expect(live()).toEqual(versions().map((v) => v.at(-2)));
+    expect(back.stdout).toMatch(/✓ production serves [0-9a-f.]+ \(was [0-9a-f.]+\)/);
+  });
+
+  it("cleanup deletes exactly preview-7 (branch, Workers, endpoint), says so on the PR, and a second one is a no-op", async () => {
+    const result = await cloud(["cleanup", "--pr", "7"]);
+    expect(result.code, explain(result)).toBe(0);
+    expect(neon.branch("pr-7")).toBeUndefined();
+    expect(
+      await admin((sql) => sql`select 1 from pg_database where datname = 'neon_pr_7'`),
+    ).toHaveLength(0);
+    for (const name of WORKERS("preview-7")) expect(cf.scripts.has(name)).toBe(false);
+    for (const name of [...WORKERS("preview-8"), ...WORKERS("production")])
+      expect(cf.scripts.has(name)).toBe(true);
+    expect(neon.branch("pr-8")).toBeDefined();
+    expect(stripe.endpoints.map((e) => e.metadata.codex_environment)).toEqual(["preview-8"]);
+    expect(github.comments(REPOSITORY, 7)).toHaveLength(1);
+    expect(github.comments(REPOSITORY, 7)[0]?.body).toMatch(/deleted/i);
+
+    const deletes = () =>
+      cf.requests.filter((r) => r.method === "DELETE" && r.status === 200).length +
+      neon.requests.filter((r) => r.method === "DELETE").length +
+      stripe.requests.filter((r) => r.method === "DELETE").length;
+    const deletesBefore = deletes();
+    const again = await cloud(["cleanup", "--pr", "7"]);
+    expect(again.code, explain(again)).toBe(0);
+    expect(again.stdout).toMatch(/nothing to remove/);
+    expect(deletes()).toBe(deletesBefore);
+    expect(github.comments(REPOSITORY, 7)).toHaveLength(1);
+  });
+
+  it("the sweep, on a fresh runner, removes old previews and never production", async () => {
+    const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-fresh-"));
+    const result = await cloud(["cleanup", "--stale", "--older-than", "0m"], { stateDir: fresh });
+    expect(result.code, explain(result)).toBe(0);
+    expect(result.stdout).toMatch(/removed preview-8/);
+    expect([...cf.scripts.keys()].sort()).toEqual([...WORKERS("production")].sort());
+    expect(neon.state.branches.map((b) => b.name)).toEqual(["main"]);
+    expect(stripe.endpoints).toHaveLength(0);
+  });
+
+  it("no known secret value appears in any output, state file or recorded request", async () => {
+    const known = [
+      SESSION_SECRET,
+      SESSION_SECRET_PRODUCTION,
+      STRIPE_WEBHOOK_SECRET_PRODUCTION,
+      DB_PASSWORD,
+      cf.apiToken,
+      neon.apiKey,
+      github.token,
+      stripe.apiKey,
+      ...signingSecrets,
+    ];
+    expect(signingSecrets.size).toBeGreaterThanOrEqual(3);
+    const haystacks: [string, string][] = results.map((r, i) => [
+      `CLI run ${i}`,
+      r.stdout + r.stderr,
+    ]);
+    for (const state of stateDirs) {
+      for (const file of await walk(state)) {
+        haystacks.push([file, await readFile(file, "utf8").catch(() => "")]);
+      }
+    }
+    const withoutAuth = (records: { headers: object }[]) =>
+      records.map((r) => ({
+        ...r,
+        headers: Object.fromEntries(
+          Object.entries(r.headers).filter(([k]) => k.toLowerCase() !== "authorization"),
+        ),
+      }));
+    haystacks.push(["Cloudflare requests", JSON.stringify(withoutAuth(cf.requests))]);
+    haystacks.push(["Neon requests", JSON.stringify(withoutAuth(neon.requests.map(redact)))]);
+    haystacks.push(["GitHub requests", JSON.stringify(withoutAuth(github.requests))]);
+    haystacks.push(["Stripe requests", JSON.stringify(withoutAuth(stripe.requests))]);
+    const hits = haystacks.flatMap(([where, text]) =>
+      known.filter((value) => text.includes(value)).map(() => where),
+    );
+    expect(hits).toEqual([]);
+    // The scan looked at something: outputs, state files and every stub's records.
+    expect(results.length).toBeGreaterThan(10);
+    expect(haystacks.length).toBeGreaterThan(results.length + 4);
+  });
+});
+
+async function walk(root: string): Promise<string[]> {
+  const entries = await readdir(root, { withFileTypes: true, recursive: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .filter((path) => !path.includes(`${join("home", ".cache")}`));
+}
