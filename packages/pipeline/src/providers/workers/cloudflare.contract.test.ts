@@ -16,6 +16,7 @@ import {
   type CloudflareState,
   type CommandResult,
   type CommandRunner,
+  wranglerBin,
 } from "./cloudflare";
 
 // Built at run time so that no scanner mistakes the fixtures for real credentials.
@@ -169,7 +170,7 @@ describe("CloudflareWorkerPlatform with real wrangler against a recording stub",
       expectNoLeaks();
       expectSecretsFilesGone(recorder.calls);
       for (const call of recorder.calls) {
-        expect(call.args.slice(0, 4)).toEqual(["pnpm", "exec", "wrangler", "deploy"]);
+        expect(call.args.slice(0, 3)).toEqual([process.execPath, wranglerBin(), "deploy"]);
       }
 
       expect(result.version).toMatch(/^[0-9a-f]{8}\.[0-9a-f]{8}\.[0-9a-f]{8}$/);
@@ -227,7 +228,6 @@ describe("CloudflareWorkerPlatform with real wrangler against a recording stub",
 
       expect(recorder.calls.slice(calls).map((c) => c.args.slice(2))).toEqual(
         first?.workers.map((w) => [
-          "wrangler",
           "rollback",
           w.versionId,
           "--name",
@@ -308,7 +308,8 @@ describe("CloudflareWorkerPlatform with real wrangler against a recording stub",
         ["auth-worker-preview-7", "true", 200],
       ]);
       expect([...stub.scripts.keys()]).toEqual(["auth-worker-production"]);
-      expect(await platform.list()).toEqual([]);
+      // The preview is gone; production, deployed from elsewhere, is listed from Cloudflare.
+      expect((await platform.list()).map((e) => e.name)).toEqual(["production"]);
 
       const again = stub.requests.length;
       expect(await platform.delete(environment)).toBe(false);

@@ -9,6 +9,7 @@
  * Per Cloudflare's docs, `wrangler rollback` rolls back neither bindings nor data.
  */
 import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -360,7 +361,8 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
 
   private async wrangler(kind: WorkerKind, args: string[]): Promise<CommandResult> {
     const configured = Number(process.env.CODEX_WRANGLER_TIMEOUT_MS);
-    return this.run("pnpm", ["exec", "wrangler", ...args], {
+    // wrangler's own bin, run by this Node: `pnpm exec` would cost a second per call.
+    return this.run(process.execPath, [wranglerBin(), ...args], {
       cwd: WORKER_DIRS[kind],
       env: this.wranglerEnv(),
       timeoutMs: configured > 0 ? configured : WRANGLER_TIMEOUT_MS,
@@ -531,7 +533,8 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     for (const name of new Set(state.records.map((r) => r.environment))) {
       const records = state.records.filter((r) => r.environment === name);
       const releases = state.releases.filter((r) => r.environment === name);
-      const latest = new Map(records.map((r) => [r.kind, r]));
+      // Rollback records carry no URL: each Worker's is the latest one recorded.
+      const latest = new Map(records.filter((r) => r.url).map((r) => [r.kind, r]));
       const current = state.current[name];
       byName.set(name, {
         name,
@@ -836,6 +839,16 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
       await writeFileAtomic(this.stateFile, `${JSON.stringify(state, null, 2)}\n`, 0o600);
     });
   }
+}
+
+let resolvedWrangler: string | undefined;
+
+/** The pinned wrangler's CLI script, as the repository's lockfile installed it. */
+export function wranglerBin(): string {
+  resolvedWrangler ??= createRequire(join(REPO_ROOT, "package.json")).resolve(
+    "wrangler/bin/wrangler.js",
+  );
+  return resolvedWrangler;
 }
 
 /** "timed out", "exited with 1", or (for a deploy that exited 0) "printed no version id". */

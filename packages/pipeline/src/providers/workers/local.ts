@@ -7,7 +7,7 @@
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { DerivedStack, WorkerKind } from "../../core/derive";
-import { localHostnames, type Environment } from "../../core/environments";
+import { checkEnvironment, localHostnames, type Environment } from "../../core/environments";
 import { PipelineError, userError } from "../../errors";
 import { buildStack, codeHash, versionHash } from "../../build";
 import { reloadHost } from "../../local/host-client";
@@ -48,7 +48,8 @@ export class LocalWorkerPlatform implements WorkerPlatform {
   }
 
   /** Records the environment before anything is built, so that cleanup and status can see it. */
-  async register(environment: Environment, database: string): Promise<void> {
+  async register(input: Environment, database: string): Promise<void> {
+    const environment = checkEnvironment(input);
     const now = new Date().toISOString();
     await updateRegistry(
       this.paths,
@@ -88,7 +89,8 @@ export class LocalWorkerPlatform implements WorkerPlatform {
     stack: DerivedStack,
     options: { database: string; rebuild?: boolean },
   ): Promise<DeployResult> {
-    const environment = stack.environment;
+    // Checked before anything is recorded, written or built.
+    const environment = checkEnvironment(stack.environment);
     await this.register(environment, options.database);
     await this.secrets(environment);
     const code = await codeHash();
@@ -170,7 +172,9 @@ export class LocalWorkerPlatform implements WorkerPlatform {
     });
   }
 
-  async delete(environment: Environment): Promise<boolean> {
+  async delete(input: Environment): Promise<boolean> {
+    // A name is a folder below envs/: an unchecked one could reach anywhere in the state.
+    const environment = checkEnvironment(input);
     let existed = false;
     await updateRegistry(
       this.paths,
@@ -188,7 +192,8 @@ export class LocalWorkerPlatform implements WorkerPlatform {
     return existed;
   }
 
-  async rollback(environment: Environment, to?: string): Promise<{ from: string; to: string }> {
+  async rollback(input: Environment, to?: string): Promise<{ from: string; to: string }> {
+    const environment = checkEnvironment(input);
     const registry = await readRegistry(this.paths);
     const record = registry.environments[environment.name];
     if (!record?.current) {
