@@ -1,0 +1,506 @@
+/**
+ * codex's pipeline as Dagger functions. Each one runs the pipeline CLI of packages/pipeline
+ * (`pnpm <command>`, the same flags) in a container built by `base()`, so that
+ * `dagger call preview-deploy --pr 123 ...` does on a laptop and in a GitHub workflow what
+ * `pnpm preview-deploy --pr 123 --target cloud` does on a host. The logic stays in the CLI; this
+ * module only supplies containers, caches, secrets and services.
+ */
+import {
+  argument,
+  dag,
+  func,
+  object,
+  type Container,
+  type Directory,
+  type Secret,
+  type Service,
+} from "@dagger.io/dagger";
+
+/**
+ * Left out of the source: installed and generated files, local state, this module (editing it
+ * must not invalidate the source), git, reports, and local secrets files, because credentials
+ * enter a container only as Dagger secrets. A defaultPath does not read .gitignore.
+ */
+const SOURCE_IGNORE = [
+  "**/node_modules",
+  "**/.svelte-kit",
+  "**/.wrangler",
+  ".codex",
+  ".dagger",
+  ".git",
+  "reports",
+  "**/.env",
+  "**/.env.*",
+  "**/.dev.vars",
+];
+
+/** Node 20 (package.json's engines asks for >=20.19), pinned to a patch release. */
+const NODE_IMAGE = "node:20.20.2-bookworm-slim";
+/** Its browsers are the ones @playwright/test 1.65.1 (apps/web/package.json) expects. */
+const PLAYWRIGHT_IMAGE = "mcr.microsoft.com/playwright:v1.65.1-noble";
+/** The major version of the embedded server that the tests use everywhere else. */
+const POSTGRES_IMAGE = "postgres:18.4-alpine";
+/** package.json's packageManager. npm installs it: corepack's download fails on Node 20 here. */
+const PNPM_VERSION = "10.34.9";
+
+const WORKDIR = "/src";
+const PNPM_STORE = "/pnpm-store";
+/** CODEX_STATE_DIR: every deploy leaves envs/<environment>/summary.json and summary.md here. */
+const STATE_DIR = `${WORKDIR}/.codex`;
+/** Where `pnpm e2e` writes its report: html/, screenshots/ and results.json. */
+const E2E_REPORT = `${WORKDIR}/reports/e2e`;
+/** The local target's one port; `serve` listens on it. */
+const PORT = 8787;
+/** Playwright's own Chromium, linked where the pipeline's CHROMIUM_PATH points. */
+const CHROMIUM = "/usr/local/bin/chromium";
+
+/**
+ * The lockfile layer: what `pnpm fetch` needs, with the workspace's manifests (the globs of
+ * pnpm-workspace.yaml). An unchanged lockfile keeps this layer, and the store, cached.
+ */
+const MANIFESTS = [
+  "package.json",
+  "pnpm-lock.yaml",
+  "pnpm-workspace.yaml",
+  ".npmrc",
+  "apps/*/package.json",
+  "workers/*/package.json",
+  "packages/*/package.json",
+];
+
+/**
+ * The `postgres` service of `test`. It lives for one call and only this container reaches it,
+ * so its password is a constant, not a secret. The tests create codex_test_* databases on it.
+ */
+const TEST_SERVER_URL = "postgres://postgres:codex-test@postgres:5432/postgres";
+
+/**
+ * Set to the time of the call before the command of a never-cached function runs: "never"
+ * only re-runs the function, and an exec whose inputs did not change would still be a cache hit.
+ */
+const INVOCATION = "CODEX_INVOCATION";
+
+/** What `envs/<environment>/summary.json` holds that this module reads (the pipeline's Summary). */
+interface DeploySummary {
+  urls: { web: string; auth: string; webhook: string } | null;
+  database: { branch: string } | null;
+}
+
+type Flags = Record<string, string | number | boolean | undefined | null>;
+
+/** CLI flags from values: `--name` for true, `--name value` for a string or number. */
+function flags(values: Flags): string[] {
+  return Object.entries(values).flatMap(([name, value]) => {
+    if (value === true) return [`--${name}`];
+    if (typeof value === "string" || typeof value === "number") return [`--${name}`, `${value}`];
+    return [];
+  });
+}
+
+/** The environment of a cloud command: secrets by variable name, and plain settings. */
+interface CloudEnv {
+  secrets: Record<string, Secret | undefined | null>;
+  vars: Record<string, string | undefined | null>;
+}
+
+/** A deployed preview, read from the summary the pipeline wrote. */
+@object()
+export class PreviewEnvironment {
+  /** The web app's URL: the preview to open. */
+  @func()
+  url: string;
+
+  /** The URLs of the environment's three Workers: web, auth and the Stripe webhook handler. */
+  @func()
+  workers: string[];
+
+  /** The database branch of this preview (Neon branch pr-N). */
+  @func()
+  databaseBranch: string;
+
+  /** The pipeline's summary in Markdown: URLs, branch, migrations, tests and timings. */
+  @func()
+  summary: string;
+
+  /** The Playwright report (html/, screenshots/, results.json) when run with --e2e; else empty. */
+  @func()
+  e2eReport: Directory;
+
+  constructor(
+    url: string,
+    workers: string[],
+    databaseBranch: string,
+    summary: string,
+    e2eReport: Directory,
+  ) {
+    this.url = url;
+    this.workers = workers;
+    this.databaseBranch = databaseBranch;
+    this.summary = summary;
+    this.e2eReport = e2eReport;
+  }
+}
+
+/** codex's pipeline: tests, e2e, preview and production deploys, cleanup and rollback. */
+@object()
+export class Codex {
+  source: Directory;
+
+  constructor(
+    /** The repository (by default the one this module sits in, without installed files). */
+    @argument({ defaultPath: "/", ignore: SOURCE_IGNORE })
+    source: Directory,
+  ) {
+    this.source = source;
+  }
+
+  /**
+   * Lint, typecheck, format check, and the platform's unit and integration tests (`pnpm test`).
+   * Fails when any of them fails.
+   */
+  @func()
+  async test(
+    /** A Postgres server URL for the tests' throwaway databases; by default a postgres service. */
+    databaseUrl?: Secret,
+  ): Promise<string> {
+    const ctr = databaseUrl
+      ? this.base().withSecretVariable("TEST_DATABASE_URL", databaseUrl)
+      : this.base()
+          .withServiceBinding("postgres", this.postgres())
+          .withEnvVariable("TEST_DATABASE_URL", TEST_SERVER_URL);
+    return ctr.withExec(["pnpm", "test"]).stdout();
+  }
+
+  /**
+   * The Playwright suite (`pnpm e2e`), in Playwright's image: against a fresh local preview
+   * inside the container, or against baseUrl. Returns the report: html/, screenshots/ and
+   * results.json (`dagger call e2e export --path ./e2e-report`).
+   */
+  @func({ cache: "never" })
+  async e2e(
+    /** An http(s) URL to test instead of a fresh local preview (a deployed preview's web URL). */
+    baseUrl?: string,
+  ): Promise<Directory> {
+    let ctr = this.browserBase();
+    // A remote environment changes without this call's inputs changing.
+    if (baseUrl) ctr = ctr.withEnvVariable(INVOCATION, new Date().toISOString());
+    const done = await ctr.withExec(["pnpm", "e2e", ...flags({ "base-url": baseUrl })]).sync();
+    return done.directory(E2E_REPORT);
+  }
+
+  /**
+   * Deploys pull request pr's preview on the cloud target (`pnpm preview-deploy --target
+   * cloud`): a Neon branch from main, migrated and tested, the three Workers on workers.dev
+   * wired to each other, smoke checks, and the sticky PR comment. Running it again updates
+   * the preview in place.
+   */
+  @func({ cache: "never" })
+  async previewDeploy(
+    /** The pull request number. */
+    pr: number,
+    /** Cloudflare API token (Workers Scripts: Edit). */
+    cloudflareApiToken: Secret,
+    /** Cloudflare account id. */
+    cloudflareAccountId: string,
+    /** The <subdomain> of https://<worker>.<subdomain>.workers.dev. */
+    cloudflareWorkersSubdomain: string,
+    /** Neon API key. */
+    neonApiKey: Secret,
+    /** Neon project id. */
+    neonProjectId: string,
+    /** The preview's session signing secret (SESSION_SECRET, 32+ characters). */
+    sessionSecret: Secret,
+    /** The Stripe webhook signing secret; not needed when stripeSecretKey makes an endpoint per PR. */
+    stripeWebhookSecret?: Secret,
+    /** A Stripe test key (sk_test_): checkout, and a webhook endpoint per preview. */
+    stripeSecretKey?: Secret,
+    /** The Stripe price of the membership. */
+    stripePriceId?: string,
+    /** GitHub token for the sticky PR comment (pull-requests: write). */
+    githubToken?: Secret,
+    /** owner/name of the repository, for the PR comment. */
+    githubRepository?: string,
+    /** The workflow run's id, linked from the PR comment. */
+    githubRunId?: string,
+    /** The GitHub server URL, for links in the PR comment. */
+    githubServerUrl?: string,
+    /** The commit being deployed, shown in the summary. */
+    commit?: string,
+    /** Deploy without running the platform tests first. */
+    skipTests = false,
+    /** Re-copy the database branch from main. */
+    reset = false,
+    /** Also run the Playwright suite against the preview (its report is e2eReport). */
+    e2e = false,
+    /** Build new bundles even when nothing changed. */
+    rebuild = false,
+  ): Promise<PreviewEnvironment> {
+    const env: CloudEnv = {
+      secrets: {
+        CLOUDFLARE_API_TOKEN: cloudflareApiToken,
+        NEON_API_KEY: neonApiKey,
+        SESSION_SECRET: sessionSecret,
+        STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+        STRIPE_SECRET_KEY: stripeSecretKey,
+        GITHUB_TOKEN: githubToken,
+      },
+      vars: {
+        CLOUDFLARE_ACCOUNT_ID: cloudflareAccountId,
+        CLOUDFLARE_WORKERS_SUBDOMAIN: cloudflareWorkersSubdomain,
+        NEON_PROJECT_ID: neonProjectId,
+        STRIPE_PRICE_ID: stripePriceId,
+        GITHUB_REPOSITORY: githubRepository,
+        GITHUB_RUN_ID: githubRunId,
+        GITHUB_SERVER_URL: githubServerUrl,
+        GITHUB_SHA: commit,
+      },
+    };
+    const command = [
+      "preview-deploy",
+      ...flags({ pr, "skip-tests": skipTests, reset, e2e, rebuild, target: "cloud" }),
+    ];
+    // Playwright runs inside the deploy, so with --e2e the deploy needs a browser.
+    const ctr = e2e ? this.browserBase() : this.base();
+    const done = await this.cloud(ctr, command, env).sync();
+    const dir = `${STATE_DIR}/envs/preview-${pr}`;
+    const [json, markdown] = await Promise.all([
+      done.file(`${dir}/summary.json`).contents(),
+      done.file(`${dir}/summary.md`).contents(),
+    ]);
+    const summary = JSON.parse(json) as DeploySummary;
+    if (!summary.urls || !summary.database) {
+      throw new Error(`preview-deploy left no URLs or branch in ${dir}/summary.json`);
+    }
+    return new PreviewEnvironment(
+      summary.urls.web,
+      [summary.urls.web, summary.urls.auth, summary.urls.webhook],
+      summary.database.branch,
+      markdown,
+      e2e ? done.directory(`${dir}/e2e`) : dag.directory(),
+    );
+  }
+
+  /**
+   * Deploys main to production on the cloud target (`pnpm production-deploy --target cloud`):
+   * migrations tried on a throwaway branch first, then production's; the Workers, then web;
+   * smoke checks, and the Workers rolled back if they fail. Returns the pipeline's output.
+   */
+  @func({ cache: "never" })
+  async productionDeploy(
+    /** Cloudflare API token (Workers Scripts: Edit). */
+    cloudflareApiToken: Secret,
+    /** Cloudflare account id. */
+    cloudflareAccountId: string,
+    /** The <subdomain> of https://<worker>.<subdomain>.workers.dev. */
+    cloudflareWorkersSubdomain: string,
+    /** Neon API key. */
+    neonApiKey: Secret,
+    /** Neon project id. */
+    neonProjectId: string,
+    /** Production's session signing secret (32+ characters). */
+    sessionSecret: Secret,
+    /** Production's Stripe webhook signing secret. */
+    stripeWebhookSecret: Secret,
+    /** Production's Stripe secret key. */
+    stripeSecretKey?: Secret,
+    /** Production's Stripe price of the membership. */
+    stripePriceId?: string,
+    /** The commit being deployed, shown in the summary. */
+    commit?: string,
+    /** Build new bundles even when nothing changed. */
+    rebuild = false,
+  ): Promise<string> {
+    const env: CloudEnv = {
+      secrets: {
+        CLOUDFLARE_API_TOKEN: cloudflareApiToken,
+        NEON_API_KEY: neonApiKey,
+        SESSION_SECRET: sessionSecret,
+        STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+        STRIPE_SECRET_KEY: stripeSecretKey,
+      },
+      vars: {
+        CLOUDFLARE_ACCOUNT_ID: cloudflareAccountId,
+        CLOUDFLARE_WORKERS_SUBDOMAIN: cloudflareWorkersSubdomain,
+        NEON_PROJECT_ID: neonProjectId,
+        STRIPE_PRICE_ID: stripePriceId,
+        GITHUB_SHA: commit,
+      },
+    };
+    const command = ["production-deploy", ...flags({ rebuild, target: "cloud" })];
+    return this.cloud(this.base(), command, env).stdout();
+  }
+
+  /**
+   * Deletes pull request pr's preview (`pnpm cleanup --target cloud`): its Workers, its Neon
+   * branch and its Stripe endpoint, and updates the PR comment. With stale, sweeps the
+   * previews whose PR is gone or that are older than olderThan. Idempotent.
+   */
+  @func({ cache: "never" })
+  async cleanup(
+    /** Cloudflare API token (Workers Scripts: Edit). */
+    cloudflareApiToken: Secret,
+    /** Cloudflare account id. */
+    cloudflareAccountId: string,
+    /** The <subdomain> of https://<worker>.<subdomain>.workers.dev. */
+    cloudflareWorkersSubdomain: string,
+    /** Neon API key. */
+    neonApiKey: Secret,
+    /** Neon project id. */
+    neonProjectId: string,
+    /** The pull request whose preview to delete. */
+    pr?: number,
+    /** Sweep old and orphaned previews instead of one. */
+    stale = false,
+    /** With stale: the age past which a preview is swept, such as 7d. */
+    olderThan?: string,
+    /** A Stripe test key, to delete a preview's webhook endpoint. */
+    stripeSecretKey?: Secret,
+    /** GitHub token for the PR comment (pull-requests: write). */
+    githubToken?: Secret,
+    /** owner/name of the repository, for the PR comment. */
+    githubRepository?: string,
+    /** The workflow run's id, linked from the PR comment. */
+    githubRunId?: string,
+    /** The GitHub server URL, for links in the PR comment. */
+    githubServerUrl?: string,
+  ): Promise<string> {
+    const env: CloudEnv = {
+      secrets: {
+        CLOUDFLARE_API_TOKEN: cloudflareApiToken,
+        NEON_API_KEY: neonApiKey,
+        STRIPE_SECRET_KEY: stripeSecretKey,
+        GITHUB_TOKEN: githubToken,
+      },
+      vars: {
+        CLOUDFLARE_ACCOUNT_ID: cloudflareAccountId,
+        CLOUDFLARE_WORKERS_SUBDOMAIN: cloudflareWorkersSubdomain,
+        NEON_PROJECT_ID: neonProjectId,
+        GITHUB_REPOSITORY: githubRepository,
+        GITHUB_RUN_ID: githubRunId,
+        GITHUB_SERVER_URL: githubServerUrl,
+      },
+    };
+    const command = ["cleanup", ...flags({ pr, stale, "older-than": olderThan, target: "cloud" })];
+    return this.cloud(this.base(), command, env).stdout();
+  }
+
+  /**
+   * Serves an earlier version again (`pnpm rollback --target cloud`): production's previous
+   * one, or the version `to`; with pr, that preview's. Returns the pipeline's output.
+   */
+  @func({ cache: "never" })
+  async rollback(
+    /** Cloudflare API token (Workers Scripts: Edit). */
+    cloudflareApiToken: Secret,
+    /** Cloudflare account id. */
+    cloudflareAccountId: string,
+    /** The <subdomain> of https://<worker>.<subdomain>.workers.dev. */
+    cloudflareWorkersSubdomain: string,
+    /** Neon API key. */
+    neonApiKey: Secret,
+    /** Neon project id. */
+    neonProjectId: string,
+    /** The version to serve, as a deploy printed it (such as 1a2b3c4d.5e6f7a8b.9c0d1e2f); by default the previous one. */
+    to?: string,
+    /** Roll back this pull request's preview instead of production. */
+    pr?: number,
+    /** GitHub token for the PR comment (pull-requests: write). */
+    githubToken?: Secret,
+    /** owner/name of the repository, for the PR comment. */
+    githubRepository?: string,
+  ): Promise<string> {
+    const env: CloudEnv = {
+      secrets: {
+        CLOUDFLARE_API_TOKEN: cloudflareApiToken,
+        NEON_API_KEY: neonApiKey,
+        GITHUB_TOKEN: githubToken,
+      },
+      vars: {
+        CLOUDFLARE_ACCOUNT_ID: cloudflareAccountId,
+        CLOUDFLARE_WORKERS_SUBDOMAIN: cloudflareWorkersSubdomain,
+        NEON_PROJECT_ID: neonProjectId,
+        GITHUB_REPOSITORY: githubRepository,
+      },
+    };
+    const command = ["rollback", ...flags({ to, pr, target: "cloud" })];
+    return this.cloud(this.base(), command, env).stdout();
+  }
+
+  /**
+   * Pull request pr's preview on the local target, as a service on port 8787 (`pnpm serve`):
+   * `dagger call preview --pr 1 up --ports 8787:8787`, then open http://pr-1.localhost:8787.
+   */
+  @func()
+  preview(
+    /** The pull request number. */
+    pr: number,
+  ): Service {
+    return this.base()
+      .withEnvVariable("CODEX_BIND_HOST", "0.0.0.0")
+      .withEnvVariable("CODEX_PORT", `${PORT}`)
+      .withExposedPort(PORT)
+      .asService({ args: ["pnpm", "serve", ...flags({ pr })] });
+  }
+
+  /**
+   * The workspace on the pinned Node 20 image: pnpm, its store in a cache volume, the lockfile
+   * layer and `pnpm fetch`, then the source and an offline install.
+   */
+  base(): Container {
+    return this.workspace(NODE_IMAGE);
+  }
+
+  /** The workspace on Playwright's image, with its Chromium where CHROMIUM_PATH points. */
+  private browserBase(): Container {
+    return this.workspace(PLAYWRIGHT_IMAGE)
+      .withExec([
+        "sh",
+        "-c",
+        // The browser that this @playwright/test expects, which this image ships.
+        `set -eu; browser="$(cd apps/web && node -p "require('@playwright/test').chromium.executablePath()")"; ` +
+          `test -x "$browser"; ln -sf "$browser" ${CHROMIUM}`,
+      ])
+      .withEnvVariable("CHROMIUM_PATH", CHROMIUM);
+  }
+
+  private workspace(image: string): Container {
+    return dag
+      .container()
+      .from(image)
+      .withExec(["npm", "install", "--global", `pnpm@${PNPM_VERSION}`])
+      .withMountedCache(PNPM_STORE, dag.cacheVolume("codex-pnpm-store"))
+      .withWorkdir(WORKDIR)
+      .withDirectory(WORKDIR, this.source, { include: MANIFESTS })
+      .withExec(["pnpm", "fetch", "--store-dir", PNPM_STORE])
+      .withDirectory(WORKDIR, this.source)
+      .withExec(["pnpm", "install", "--offline", "--frozen-lockfile", "--store-dir", PNPM_STORE])
+      .withEnvVariable("CODEX_STATE_DIR", STATE_DIR);
+  }
+
+  /** A throwaway Postgres for `test`, with as many connections as the embedded server allows. */
+  private postgres(): Service {
+    return dag
+      .container()
+      .from(POSTGRES_IMAGE)
+      .withEnvVariable("POSTGRES_PASSWORD", "codex-test")
+      .withExposedPort(5432)
+      .asService({
+        args: ["postgres", "-c", "max_connections=300", "-c", "fsync=off"],
+        useEntrypoint: true,
+      });
+  }
+
+  /**
+   * `pnpm <command>` with a cloud command's environment: secrets only through
+   * withSecretVariable, plain settings as variables, and a fresh invocation marker.
+   */
+  private cloud(ctr: Container, command: string[], env: CloudEnv): Container {
+    for (const [name, secret] of Object.entries(env.secrets)) {
+      if (secret) ctr = ctr.withSecretVariable(name, secret);
+    }
+    for (const [name, value] of Object.entries(env.vars)) {
+      if (value) ctr = ctr.withEnvVariable(name, value);
+    }
+    return ctr.withEnvVariable(INVOCATION, new Date().toISOString()).withExec(["pnpm", ...command]);
+  }
+}

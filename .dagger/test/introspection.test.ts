@@ -1,0 +1,209 @@
+/**
+ * Check 1: the module as the SDK's own introspector (`scan`) reads it, which is what the engine
+ * registers and what `dagger call` and `dagger functions` show. The expected table is the
+ * module's public interface, written out by hand.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  MODULE_DIR,
+  REPO_ROOT,
+  SDK_DIR,
+  mainObject,
+  scanModule,
+  typeName,
+  type ScannedFunction,
+  type ScannedModule,
+  type ScannedObject,
+} from "./module";
+
+/** A function's arguments as `name: Type`, `name?: Type` (optional) or `name: Type = default`. */
+function signature(fn: ScannedFunction): string[] {
+  return Object.values(fn.arguments).map((arg) => {
+    const optional = arg.isOptional ? "?" : "";
+    const fallback = arg.defaultValue === undefined ? "" : ` = ${String(arg.defaultValue)}`;
+    return `${arg.name}${optional}: ${typeName(arg.type)}${fallback}`;
+  });
+}
+
+const CLOUD = [
+  "cloudflareApiToken: Secret",
+  "cloudflareAccountId: String",
+  "cloudflareWorkersSubdomain: String",
+  "neonApiKey: Secret",
+  "neonProjectId: String",
+];
+
+const EXPECTED: Record<string, { args: string[]; returns: string; cache?: string }> = {
+  test: { args: ["databaseUrl?: Secret"], returns: "String" },
+  e2e: { args: ["baseUrl?: String"], returns: "Directory", cache: "never" },
+  previewDeploy: {
+    args: [
+      "pr: Integer",
+      ...CLOUD,
+      "sessionSecret: Secret",
+      "stripeWebhookSecret?: Secret",
+      "stripeSecretKey?: Secret",
+      "stripePriceId?: String",
+      "githubToken?: Secret",
+      "githubRepository?: String",
+      "githubRunId?: String",
+      "githubServerUrl?: String",
+      "commit?: String",
+      "skipTests: Boolean = false",
+      "reset: Boolean = false",
+      "e2e: Boolean = false",
+      "rebuild: Boolean = false",
+    ],
+    returns: "PreviewEnvironment",
+    cache: "never",
+  },
+  productionDeploy: {
+    args: [
+      ...CLOUD,
+      "sessionSecret: Secret",
+      "stripeWebhookSecret: Secret",
+      "stripeSecretKey?: Secret",
+      "stripePriceId?: String",
+      "commit?: String",
+      "rebuild: Boolean = false",
+    ],
+    returns: "String",
+    cache: "never",
+  },
+  cleanup: {
+    args: [
+      ...CLOUD,
+      "pr?: Integer",
+      "stale: Boolean = false",
+      "olderThan?: String",
+      "stripeSecretKey?: Secret",
+      "githubToken?: Secret",
+      "githubRepository?: String",
+      "githubRunId?: String",
+      "githubServerUrl?: String",
+    ],
+    returns: "String",
+    cache: "never",
+  },
+  rollback: {
+    args: [
+      ...CLOUD,
+      "to?: String",
+      "pr?: Integer",
+      "githubToken?: Secret",
+      "githubRepository?: String",
+    ],
+    returns: "String",
+    cache: "never",
+  },
+  preview: { args: ["pr: Integer"], returns: "Service" },
+};
+
+let scan: ScannedModule;
+let codex: ScannedObject;
+
+beforeAll(async () => {
+  scan = await scanModule();
+  codex = await mainObject();
+});
+
+describe("the module's interface, as the SDK's scan reads it", () => {
+  it("has exactly the pipeline's functions, with their arguments and return types", () => {
+    const actual = Object.fromEntries(
+      Object.values(codex.methods).map((fn) => [
+        fn.name,
+        {
+          args: signature(fn),
+          returns: typeName(fn.returnType),
+          ...(fn.cache ? { cache: fn.cache } : {}),
+        },
+      ]),
+    );
+    expect(actual).toEqual(EXPECTED);
+  });
+
+  it("never caches what changes the outside world: deploys, cleanup, rollback (and remote e2e)", () => {
+    const never = Object.values(codex.methods)
+      .filter((fn) => fn.cache === "never")
+      .map((fn) => fn.name)
+      .sort();
+    expect(never).toEqual(["cleanup", "e2e", "previewDeploy", "productionDeploy", "rollback"]);
+  });
+
+  it("describes every function and every argument (the CLI help)", () => {
+    const undescribed = Object.values(codex.methods).flatMap((fn) => [
+      ...(fn.description.trim() ? [] : [fn.name]),
+      ...Object.values(fn.arguments)
+        .filter((arg) => !arg.description.trim())
+        .map((arg) => `${fn.name}(${arg.name})`),
+    ]);
+    expect(undescribed).toEqual([]);
+    expect(codex.description).not.toBe("");
+  });
+
+  it("takes the source as a constructor Directory that defaults to the repository, minus installed files, state and secrets files", () => {
+    const source = codex._constructor?.arguments.source;
+    expect(source && typeName(source.type)).toBe("Directory");
+    expect(source?.defaultPath).toBe("/");
+    // Nested ones at any depth: every workspace package has its own node_modules.
+    expect(source?.ignore).toEqual(
+      expect.arrayContaining([
+        "**/node_modules",
+        "**/.svelte-kit",
+        "**/.wrangler",
+        ".codex",
+        ".dagger",
+        ".git",
+        "reports",
+        "**/.env",
+        "**/.dev.vars",
+      ]),
+    );
+    expect(Object.keys(codex._constructor?.arguments ?? {})).toEqual(["source"]);
+  });
+
+  it("returns a PreviewEnvironment object with url, workers, databaseBranch, summary and the e2e report", () => {
+    const environment = scan.objects.PreviewEnvironment;
+    const fields = Object.values(environment?.properties ?? {}).map((p) => ({
+      [p.name]: typeName(p.type),
+      described: p.description.trim() !== "",
+    }));
+    expect(fields).toEqual([
+      { url: "String", described: true },
+      { workers: "[String]", described: true },
+      { databaseBranch: "String", described: true },
+      { summary: "String", described: true },
+      { e2eReport: "Directory", described: true },
+    ]);
+  });
+});
+
+describe("the module's manifest", () => {
+  const json = (path: string) => JSON.parse(readFileSync(path, "utf8"));
+
+  it("is the TypeScript module in .dagger for engine v0.21.9, checked here with the SDK of that version", () => {
+    const manifest = json(join(REPO_ROOT, "dagger.json"));
+    expect(manifest).toEqual({
+      name: "codex",
+      engineVersion: "v0.21.9",
+      sdk: { source: "typescript" },
+      source: ".dagger",
+    });
+    // The npm SDK these checks use is the engine's own version.
+    expect(`v${json(join(SDK_DIR, "package.json")).version}`).toBe(manifest.engineVersion);
+  });
+
+  it("has no dependency but the TypeScript the SDK pins, so the engine installs nothing", () => {
+    const pkg = json(join(MODULE_DIR, "package.json"));
+    expect(pkg.type).toBe("module");
+    expect(pkg.dependencies).toEqual({ typescript: "5.9.3" });
+    expect(pkg.devDependencies).toBeUndefined();
+    const tsconfig = json(join(MODULE_DIR, "tsconfig.json"));
+    expect(tsconfig.compilerOptions.experimentalDecorators).toBe(true);
+    expect(tsconfig.compilerOptions.paths["@dagger.io/dagger"]).toEqual(["./sdk/index.ts"]);
+    // The engine imports every .ts file under src: the tests live outside it.
+    expect(tsconfig.include).toEqual(["src/**/*.ts"]);
+  });
+});
