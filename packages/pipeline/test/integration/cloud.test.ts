@@ -364,7 +364,7 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     ]);
   });
 
-  it("production: migrations tried on a throwaway branch, then main; deploys, smoke-checks; a fresh runner rolls back, after a timeout", async () => {
+  it("production: migrations tried on a throwaway branch, then main; deploys, smoke-checks; a fresh runner rolls back, after a timeout; a failed smoke check rolls back", async () => {
     const first = await cloud(["production-deploy"]);
     expect(first.code, explain(first)).toBe(0);
     // A throwaway branch of the default branch was made and deleted before main was touched.
@@ -424,6 +424,20 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     expect(Date.now() - started).toBeLessThan(120_000);
     expect(live()).toEqual(versions().map((v) => v.at(-2)));
     expect(back.stdout).toMatch(/✓ production serves [0-9a-f.]+ \(was [0-9a-f.]+\)/);
+
+    // A deploy whose smoke check fails is rolled back to the release it replaced.
+    cf.breakHealth(["codex-web-production"]);
+    const broken = await cloud(["production-deploy"]);
+    cf.breakHealth([]);
+    expect(broken.code, explain(broken)).toBe(1);
+    expect(broken.stderr).toMatch(/codex-web-production\.[^ ]*\/health: status 500/);
+    expect(broken.stdout).toMatch(/roll back to [0-9a-f.]+/);
+    expect(live()).toEqual(versions().map((v) => v.at(-2)));
+    const summary = JSON.parse(
+      await readFile(join(sandbox.stateDir, "envs", "production", "summary.json"), "utf8"),
+    ) as { status: string; error: string };
+    expect(summary.status).toBe("failed");
+    expect(summary.error).toMatch(/Rolled back from [0-9a-f.]+ to [0-9a-f.]+: production serves/);
   });
 
   it("cleanup deletes exactly preview-7 (branch, Workers, endpoint), says so on the PR, and a second one is a no-op", async () => {
@@ -453,10 +467,14 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     expect(github.comments(REPOSITORY, 7)).toHaveLength(1);
   });
 
-  it("the sweep, on a fresh runner, removes old previews and never production", async () => {
+  it("the sweep, on a fresh runner, removes old previews and never production, and a token that may not comment only warns", async () => {
     const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-fresh-"));
+    // A token that may not comment: a warning, and the sweep goes on.
+    github.forbid(403, ["POST", "PATCH"]);
     const result = await cloud(["cleanup", "--stale", "--older-than", "0m"], { stateDir: fresh });
+    github.forbid(null);
     expect(result.code, explain(result)).toBe(0);
+    expect(result.stderr).toMatch(/warning: .*may not comment on .*pull-requests: write/s);
     expect(result.stdout).toMatch(/removed preview-8/);
     expect([...cf.scripts.keys()].sort()).toEqual([...WORKERS("production")].sort());
     expect(neon.state.branches.map((b) => b.name)).toEqual(["main"]);

@@ -85,6 +85,8 @@ export interface CloudflareStub {
   failNext(matcher: RequestMatcher, status: number | "hang", times?: number): void;
   /** Creates a Worker directly, as if deployed earlier by someone else. */
   seed(name: string): StubScript;
+  /** Makes the named Workers' workers.dev /health answer 500, as a broken deploy would. */
+  breakHealth(names: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -212,6 +214,7 @@ export async function startCloudflareStub(
   const assetHashes = new Set<string>();
   const uploadSessions = new Map<string, Set<string>>();
   const completionTokens = new Set<string>();
+  const brokenHealth = new Set<string>();
 
   function newScript(name: string): StubScript {
     const script: StubScript = {
@@ -524,6 +527,9 @@ export async function startCloudflareStub(
   function workersDev(host: string, path: string): { status: number; body: unknown } {
     const name = host.slice(0, -`.${subdomain}.workers.dev`.length);
     const script = scripts.get(name);
+    if (script && brokenHealth.has(name) && path === "/health") {
+      return { status: 500, body: { error: "Worker threw an exception" } };
+    }
     if (!script || !script.subdomain.enabled) {
       return { status: 404, body: { error: `There is nothing here yet: ${name}` } };
     }
@@ -626,6 +632,10 @@ export async function startCloudflareStub(
     scripts,
     failNext(matcher, status, times = 1) {
       failures.push({ matcher, status, left: times });
+    },
+    breakHealth(names) {
+      brokenHealth.clear();
+      for (const name of names) brokenHealth.add(name);
     },
     seed(name) {
       const script = newScript(name);
