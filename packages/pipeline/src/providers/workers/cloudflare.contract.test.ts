@@ -401,6 +401,67 @@ describe("CloudflareWorkerPlatform without wrangler", () => {
     expect(result.urls.auth).toBe("https://auth-worker-preview-7.acme.workers.dev");
   });
 
+  it("a rollback that fails halfway names what it did, and the next one finishes the rest", async () => {
+    let deploys = 0;
+    const rollbacks: string[] = [];
+    let failNextRollbackOf: string | undefined;
+    const platform = new CloudflareWorkerPlatform({
+      apiToken: "t",
+      accountId: "a",
+      workersSubdomain: "acme",
+      stateFile: join(dir, "halfway.json"),
+      secrets: { SESSION_SECRET, STRIPE_WEBHOOK_SECRET },
+      withWebBuild: <T>(_stack: DerivedStack, deploy: () => Promise<T>) => deploy(),
+      run: async (_command, args) => {
+        if (args.includes("deploy")) {
+          const id = (++deploys).toString(16).padStart(8, "0");
+          return {
+            code: 0,
+            stdout: `Current Version ID: ${id}-1111-4222-8333-444444444444\n`,
+            stderr: "",
+          };
+        }
+        const name = args[args.indexOf("--name") + 1] as string;
+        if (name === failNextRollbackOf) {
+          failNextRollbackOf = undefined;
+          return {
+            code: 1,
+            stdout: "",
+            stderr: "✘ [ERROR] A request to the Cloudflare API failed.",
+          };
+        }
+        rollbacks.push(name);
+        return { code: 0, stdout: "", stderr: "" };
+      },
+    });
+    const first = await platform.deploy(stack, { database: DATABASE_URL });
+    await platform.deploy(stack, { database: DATABASE_URL });
+
+    failNextRollbackOf = "stripe-webhook-handler-preview-7";
+    const error = await platform.rollback(environment).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PipelineError);
+    expect((error as Error).message).toContain(
+      `rolling back preview-7 to ${first.version} stopped at stripe-webhook-handler-preview-7: ` +
+        "rolled back auth-worker-preview-7; failed stripe-webhook-handler-preview-7; " +
+        "not attempted codex-web-preview-7",
+    );
+    expect(rollbacks).toEqual(["auth-worker-preview-7"]);
+
+    // The next run skips auth, already there, and finishes the other two.
+    expect(await platform.rollback(environment, first.version)).toMatchObject({
+      to: first.version,
+    });
+    expect(rollbacks).toEqual([
+      "auth-worker-preview-7",
+      "stripe-webhook-handler-preview-7",
+      "codex-web-preview-7",
+    ]);
+    expect((await readFile(join(dir, "halfway.json"), "utf8")).includes(first.version)).toBe(true);
+  });
+
   it("removes the secrets file when wrangler fails, and says nothing was deployed", async () => {
     const fake = fakeWrangler(1);
     const files: string[] = [];

@@ -693,39 +693,23 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
       ? current.id
       : releaseId(current.workers.map((w) => ({ versionId: live.get(w.kind) ?? "--------" })));
 
-    const done: string[] = [];
-    for (const [index, w] of target.workers.entries()) {
-      if (live.get(w.kind) === w.versionId) continue;
-      const result = await this.wrangler(w.kind, [
-        "rollback",
-        w.versionId,
-        "--name",
-        w.worker,
-        "--message",
-        "codex rollback",
-        "--yes",
-      ]);
-      if (result.code !== 0) {
-        throw new PipelineError(
-          WRANGLER_FAILED,
-          `rolling back ${env.name} to ${target.id} stopped at ${w.worker}: rolled back ${listNames(done)}; ` +
-            `failed ${w.worker}; not attempted ${listNames(target.workers.slice(index + 1).map((x) => x.worker))}.\n` +
-            `wrangler rollback ${describeExit(result)}:\n${tail(result, [])}`,
-          { hint: "Run the rollback again: Workers already at the target version are skipped." },
-        );
-      }
-      done.push(w.worker);
-      await this.updateState((s) => {
-        s.records.push({
-          environment: env.name,
-          worker: w.worker,
-          kind: w.kind,
-          versionId: w.versionId,
-          at: new Date().toISOString(),
-          action: "rollback",
-        });
-      });
-    }
+    await this.rollbackWorkers(
+      env,
+      target.id,
+      target.workers.map((w) => ({ ...w, skip: live.get(w.kind) === w.versionId })),
+      "Run the rollback again: Workers already at the target version are skipped.",
+      (w) =>
+        this.updateState((s) => {
+          s.records.push({
+            environment: env.name,
+            worker: w.worker,
+            kind: w.kind,
+            versionId: w.versionId,
+            at: new Date().toISOString(),
+            action: "rollback",
+          });
+        }),
+    );
     await this.updateState((s) => {
       s.current[env.name] = target.id;
     });
@@ -796,12 +780,33 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
       }
       plan.push({ kind, worker: name, from: live, to: target });
     }
+    const targetId = releaseId(plan.map((p) => ({ versionId: p.to })));
+    await this.rollbackWorkers(
+      env,
+      targetId,
+      plan.map((p) => ({ kind: p.kind, worker: p.worker, versionId: p.to, skip: p.from === p.to })),
+      `Run it again with --to ${targetId}: Workers already there are skipped.`,
+    );
+    return { from: releaseId(plan.map((p) => ({ versionId: p.from }))), to: targetId };
+  }
+
+  /**
+   * `wrangler rollback` of each Worker to its version, in order, skipping those already there.
+   * A failure names the Workers rolled back, the one that failed and those not attempted.
+   */
+  private async rollbackWorkers(
+    env: Environment,
+    targetId: string,
+    steps: { kind: WorkerKind; worker: string; versionId: string; skip: boolean }[],
+    hint: string,
+    after?: (step: { kind: WorkerKind; worker: string; versionId: string }) => Promise<void>,
+  ): Promise<void> {
     const done: string[] = [];
-    for (const [index, step] of plan.entries()) {
-      if (step.from === step.to) continue;
+    for (const [index, step] of steps.entries()) {
+      if (step.skip) continue;
       const result = await this.wrangler(step.kind, [
         "rollback",
-        step.to,
+        step.versionId,
         "--name",
         step.worker,
         "--message",
@@ -809,22 +814,18 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
         "--yes",
       ]);
       if (result.code !== 0) {
+        const rest = steps.slice(index + 1).map((s) => s.worker);
         throw new PipelineError(
           WRANGLER_FAILED,
-          `rolling back ${env.name} stopped at ${step.worker}: rolled back ${listNames(done)}; ` +
-            `failed ${step.worker}; not attempted ${listNames(plan.slice(index + 1).map((p) => p.worker))}.\n` +
+          `rolling back ${env.name} to ${targetId} stopped at ${step.worker}: rolled back ${listNames(done)}; ` +
+            `failed ${step.worker}; not attempted ${listNames(rest)}.\n` +
             `wrangler rollback ${describeExit(result)}:\n${tail(result, [])}`,
-          {
-            hint: `Run it again with --to ${releaseId(plan.map((p) => ({ versionId: p.to })))}: Workers already there are skipped.`,
-          },
+          { hint },
         );
       }
       done.push(step.worker);
+      await after?.(step);
     }
-    return {
-      from: releaseId(plan.map((p) => ({ versionId: p.from }))),
-      to: releaseId(plan.map((p) => ({ versionId: p.to }))),
-    };
   }
 
   private async readState(): Promise<CloudflareState> {
