@@ -30,7 +30,12 @@ import { LocalReviewChannel } from "../providers/review/local";
 import type { ReviewChannel, Summary } from "../providers/review/shared";
 import { assertTestKey, type PreviewWebhooks } from "../providers/stripe/shared";
 import { stripeFromEnv } from "../providers/stripe/stripe";
-import { cloudflareFromEnv, type CloudflareWorkerPlatform } from "../providers/workers/cloudflare";
+import {
+  cloudflareFromEnv,
+  secretsFromEnv,
+  type CloudflareWorkerPlatform,
+} from "../providers/workers/cloudflare";
+import { durationFromEnv } from "../env";
 import { LocalWorkerPlatform } from "../providers/workers/local";
 import type { StackUrls, WorkerPlatform } from "../providers/workers/shared";
 import { localGetter, remoteGetter, smokeAll, type SmokeResult } from "../smoke";
@@ -157,10 +162,11 @@ export function cloudContext(io: CommandIO, env: NodeJS.ProcessEnv = process.env
   // Values this run supplies itself, per environment (a new Stripe endpoint's signing secret).
   const provided = new Map<string, Record<string, string>>();
   const secretsOf = (environment: Environment): Record<string, string> => ({
-    ...cloudflareSecrets(env, environment),
+    ...secretsFromEnv(env, environment),
     ...provided.get(environment.name),
   });
   const workers: CloudflareWorkerPlatform = cloudflareFromEnv(env, { secrets: secretsOf });
+  const retryForMs = durationFromEnv("CODEX_SMOKE_RETRY_MS", 60_000, env);
   const database = neonFromEnv(env, { log: (line) => progress.line(`  ${line}`) });
   const webhooks = stripeFromEnv(env);
   const github =
@@ -173,7 +179,6 @@ export function cloudContext(io: CommandIO, env: NodeJS.ProcessEnv = process.env
   const channels: ReviewChannel[] = github ? [github] : [];
   const publishFiles = fileChannel(paths, async () => knownSecrets(env, provided));
   const get = remoteGetter(env.CODEX_SMOKE_CONNECT_TO?.trim() || undefined);
-  const retryForMs = Number(env.CODEX_SMOKE_RETRY_MS ?? 60_000);
 
   return {
     target: "cloud",
@@ -184,18 +189,8 @@ export function cloudContext(io: CommandIO, env: NodeJS.ProcessEnv = process.env
     deployDatabase: (branch) => branch.url,
     async register() {},
     async preflight(stack, supplied = []) {
+      await workers.checkSecrets(stack, supplied);
       const values = secretsOf(stack.environment);
-      for (const worker of stack.workers) {
-        for (const name of worker.secrets) {
-          if (name === "DATABASE_URL" || supplied.includes(name) || values[name]) continue;
-          const suffix = stack.environment.kind.toUpperCase();
-          throw userError(
-            "INVALID_ARGUMENT",
-            `${name} is not set: ${worker.name} needs it, and nothing was created`,
-            `Set ${name}_${suffix} (or ${name}) in the environment of the cloud target.`,
-          );
-        }
-      }
       const key = values.STRIPE_SECRET_KEY;
       if (key) assertTestKey(key, stack.environment);
       // The key that makes the preview's endpoint: never a live one outside production.
@@ -206,10 +201,7 @@ export function cloudContext(io: CommandIO, env: NodeJS.ProcessEnv = process.env
     provideSecret(environment, name, value) {
       provided.set(environment.name, { ...provided.get(environment.name), [name]: value });
     },
-    smoke: (urls, environment) =>
-      smokeAll(get, urls, environment.name, {
-        retryForMs: Number.isFinite(retryForMs) ? retryForMs : 60_000,
-      }),
+    smoke: (urls, environment) => smokeAll(get, urls, environment.name, { retryForMs }),
     async publish(summary) {
       const local = await publishFiles(summary);
       for (const channel of channels) {
@@ -219,22 +211,6 @@ export function cloudContext(io: CommandIO, env: NodeJS.ProcessEnv = process.env
       return local;
     },
   };
-}
-
-/** The Workers' secret values for `environment`: NAME_<KIND> first, then NAME. */
-function cloudflareSecrets(env: NodeJS.ProcessEnv, environment: Environment) {
-  const suffix = environment.kind.toUpperCase();
-  const values: Record<string, string> = {};
-  for (const name of [
-    "SESSION_SECRET",
-    "STRIPE_WEBHOOK_SECRET",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_PRICE_ID",
-  ]) {
-    const value = env[`${name}_${suffix}`] || env[name];
-    if (value) values[name] = value;
-  }
-  return values;
 }
 
 /** Every secret value this run knows, for scrubbing anything it publishes. */

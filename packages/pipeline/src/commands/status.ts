@@ -1,5 +1,6 @@
 import { hostStatus } from "../local/host-client";
 import { readRegistry } from "../local/registry";
+import type { DeployedEnvironment } from "../providers/workers/shared";
 import { cloudContext, localContext, type CommandIO, type Target } from "./context";
 
 export interface StatusReport {
@@ -43,16 +44,11 @@ export async function status(
           uptimeS: Math.round(host.uptimeMs / 1000),
         }
       : { running: false },
-    environments: deployed
-      .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }))
-      .map((e) => ({
-        name: e.name,
-        ...(e.version ? { version: e.version } : {}),
-        versions: e.versions,
-        web: e.urls.web,
-        branch: registry.environments[e.name]?.database ?? "",
-        live: live.has(e.name),
-      })),
+    environments: rows(
+      deployed,
+      (name) => registry.environments[name]?.database ?? "",
+      (name) => live.has(name),
+    ),
   };
   if (options.json) {
     io.out(JSON.stringify(report, null, 2));
@@ -91,16 +87,11 @@ async function cloudStatus(options: { json?: boolean }, io: CommandIO): Promise<
   const branchOf = new Map(branches.map((b) => [b.environment, b.name]));
   const report: StatusReport = {
     host: { running: false },
-    environments: deployed
-      .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }))
-      .map((e) => ({
-        name: e.name,
-        ...(e.version ? { version: e.version } : {}),
-        versions: e.versions,
-        web: e.urls.web,
-        branch: branchOf.get(e.name) ?? (e.name === "production" ? "(default branch)" : ""),
-        live: true,
-      })),
+    environments: rows(
+      deployed,
+      (name) => branchOf.get(name) ?? (name === "production" ? "(default branch)" : ""),
+      () => true,
+    ),
   };
   if (options.json) {
     io.out(JSON.stringify(report, null, 2));
@@ -126,4 +117,22 @@ async function cloudStatus(options: { json?: boolean }, io: CommandIO): Promise<
     );
   }
   return report;
+}
+
+/** The report's rows, sorted by name (preview-2 before preview-10). */
+function rows(
+  deployed: DeployedEnvironment[],
+  branch: (name: string) => string,
+  live: (name: string) => boolean,
+): StatusReport["environments"] {
+  return deployed
+    .sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }))
+    .map((e) => ({
+      name: e.name,
+      ...(e.version ? { version: e.version } : {}),
+      versions: e.versions,
+      web: e.urls.web,
+      branch: branch(e.name),
+      live: live(e.name),
+    }));
 }

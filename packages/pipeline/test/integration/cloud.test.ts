@@ -148,11 +148,20 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     expect(live.stderr).toMatch(/refusing to use a live-mode Stripe key for the "preview-7"/);
     expect(live.stderr + live.stdout).not.toContain("x".repeat(24));
 
+    const badTimeout = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"], {
+      env: { CODEX_WRANGLER_TIMEOUT_MS: "10s" },
+    });
+    expect(badTimeout.code, explain(badTimeout)).toBe(2);
+    expect(badTimeout.stderr).toMatch(/CODEX_WRANGLER_TIMEOUT_MS must be a whole number/);
+
     const noSession = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"], {
       env: { SESSION_SECRET: undefined },
     });
     expect(noSession.code, explain(noSession)).toBe(2);
-    expect(noSession.stderr).toMatch(/SESSION_SECRET is not set: auth-worker-preview-7 needs it/);
+    expect(noSession.stderr).toMatch(
+      /SESSION_SECRET is not set: auth-worker-preview-7 needs it, and nothing was created/,
+    );
+    expect(noSession.stderr).toMatch(/hint: Set SESSION_SECRET_PREVIEW \(or SESSION_SECRET\)/);
 
     expect(cf.requests.length).toBe(before.cf);
     expect(neon.requests.length).toBe(before.neon);

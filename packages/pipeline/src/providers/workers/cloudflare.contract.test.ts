@@ -462,6 +462,38 @@ describe("CloudflareWorkerPlatform without wrangler", () => {
     expect((await readFile(join(dir, "halfway.json"), "utf8")).includes(first.version)).toBe(true);
   });
 
+  it("checkSecrets names a missing secret before anything runs, and counts supplied ones", async () => {
+    const fake = fakeWrangler();
+    const platform = new CloudflareWorkerPlatform({
+      apiToken: "t",
+      accountId: "a",
+      stateFile: join(dir, "check.json"),
+      secrets: { SESSION_SECRET },
+      run: fake.run,
+    });
+    await expect(platform.checkSecrets(stack)).rejects.toThrow(
+      "STRIPE_WEBHOOK_SECRET is not set: stripe-webhook-handler-preview-7 needs it, and nothing was created",
+    );
+    await expect(platform.checkSecrets(stack, ["STRIPE_WEBHOOK_SECRET"])).resolves.toBeUndefined();
+    expect(fake.seen).toEqual([]);
+  });
+
+  it("refuses a malformed --to on a machine with no record, before calling wrangler", async () => {
+    const fake = fakeWrangler();
+    const platform = new CloudflareWorkerPlatform({
+      apiToken: "t",
+      accountId: "a",
+      stateFile: join(dir, "none.json"),
+      run: fake.run,
+    });
+    const error = await platform.rollback(environment, "v3").catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "INVALID_ARGUMENT", kind: "user" });
+    expect((error as Error).message).toContain(
+      '--to must be 3 version prefixes joined by dots, as deploys print them (got "v3")',
+    );
+    expect(fake.seen).toEqual([]);
+  });
+
   it("removes the secrets file when wrangler fails, and says nothing was deployed", async () => {
     const fake = fakeWrangler(1);
     const files: string[] = [];

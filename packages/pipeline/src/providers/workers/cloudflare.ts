@@ -28,6 +28,7 @@ import {
   parseEnvironment,
   type Environment,
 } from "../../core/environments";
+import { durationFromEnv } from "../../env";
 import { PipelineError, userError, type ErrorCode } from "../../errors";
 import { REPO_ROOT, readJson, statePaths, withLock, writeFileAtomic } from "../../local/state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "./shared";
@@ -105,6 +106,8 @@ export interface CloudflareOptions {
   stateFile?: string;
   /** The secret values each environment's Workers get, besides DATABASE_URL. */
   secrets?: SecretSource;
+  /** How long one wrangler command may take before it is stopped; 10 minutes by default. */
+  commandTimeoutMs?: number;
   /** Runs wrangler; tests inject a recording runner. */
   run?: CommandRunner;
   /**
@@ -210,6 +213,22 @@ function listNames(names: readonly string[]): string {
 }
 
 /**
+ * The Workers' secret values for `environment` from environment variables: NAME_<KIND>
+ * (NAME_PRODUCTION, NAME_STAGING, NAME_PREVIEW) when set, else NAME. DATABASE_URL is not read:
+ * it comes from the deploy (the environment's own branch).
+ */
+export function secretsFromEnv(env: NodeJS.ProcessEnv, environment: Environment): SecretValues {
+  const suffix = environment.kind.toUpperCase();
+  const values: Record<string, string> = {};
+  for (const name of SECRET_NAMES) {
+    if (name === "DATABASE_URL") continue;
+    const value = env[`${name}_${suffix}`] || env[name];
+    if (value) values[name] = value;
+  }
+  return values;
+}
+
+/**
  * The platform from the environment: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (required),
  * CLOUDFLARE_API_BASE_URL and CLOUDFLARE_WORKERS_SUBDOMAIN (optional). A secret NAME is read from
  * NAME_<KIND> (NAME_PRODUCTION, NAME_STAGING, NAME_PREVIEW) when set, else from NAME, so that
@@ -232,16 +251,7 @@ export function cloudflareFromEnv(
   };
   const apiToken = required("CLOUDFLARE_API_TOKEN");
   const accountId = required("CLOUDFLARE_ACCOUNT_ID");
-  const secrets = (environment: Environment): SecretValues => {
-    const suffix = environment.kind.toUpperCase();
-    const values: Record<string, string> = {};
-    for (const name of SECRET_NAMES) {
-      if (name === "DATABASE_URL") continue;
-      const value = env[`${name}_${suffix}`] || env[name];
-      if (value) values[name] = value;
-    }
-    return values;
-  };
+  const secrets = (environment: Environment) => secretsFromEnv(env, environment);
   return new CloudflareWorkerPlatform({
     apiToken,
     accountId,
@@ -250,6 +260,7 @@ export function cloudflareFromEnv(
       ? { workersSubdomain: env.CLOUDFLARE_WORKERS_SUBDOMAIN }
       : {}),
     stateFile: join(statePaths(env.CODEX_STATE_DIR).root, "cloudflare.json"),
+    commandTimeoutMs: durationFromEnv("CODEX_WRANGLER_TIMEOUT_MS", WRANGLER_TIMEOUT_MS, env),
     secrets,
     ...overrides,
   });
@@ -360,12 +371,11 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
   }
 
   private async wrangler(kind: WorkerKind, args: string[]): Promise<CommandResult> {
-    const configured = Number(process.env.CODEX_WRANGLER_TIMEOUT_MS);
     // wrangler's own bin, run by this Node: `pnpm exec` would cost a second per call.
     return this.run(process.execPath, [wranglerBin(), ...args], {
       cwd: WORKER_DIRS[kind],
       env: this.wranglerEnv(),
-      timeoutMs: configured > 0 ? configured : WRANGLER_TIMEOUT_MS,
+      timeoutMs: this.options.commandTimeoutMs ?? WRANGLER_TIMEOUT_MS,
     });
   }
 
@@ -374,15 +384,17 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     worker: DerivedWorker,
     values: SecretValues,
     database: string,
+    environment: Environment,
   ): Record<string, string> {
     const secrets: Record<string, string> = {};
     for (const name of worker.secrets) {
       const value = name === "DATABASE_URL" ? database : values[name];
       if (!value) {
+        const suffix = environment.kind.toUpperCase();
         throw userError(
           "INVALID_ARGUMENT",
-          `${name} has no value: ${worker.name} needs it`,
-          `Set ${name} (or ${name}_<KIND>) in the environment of the cloud target.`,
+          `${name} is not set: ${worker.name} needs it, and nothing was created`,
+          `Set ${name}_${suffix} (or ${name}) in the environment of the cloud target.`,
         );
       }
       secrets[name] = value;
@@ -394,6 +406,22 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     return secrets;
   }
 
+  /**
+   * Fails, naming it, when a secret some Worker of `stack` needs has no value, before anything
+   * is created. `supplied` names values the caller will provide itself before the deploy.
+   */
+  async checkSecrets(stack: DerivedStack, supplied: readonly string[] = []): Promise<void> {
+    const values = { ...(await this.secretValues(stack.environment)) };
+    for (const name of supplied) values[name] ??= "(supplied)";
+    for (const worker of stack.workers)
+      this.secretsOf(worker, values, "(the branch's URL)", stack.environment);
+  }
+
+  private async secretValues(environment: Environment): Promise<SecretValues> {
+    const source = this.options.secrets ?? {};
+    return typeof source === "function" ? source(environment) : source;
+  }
+
   async deploy(
     stack: DerivedStack,
     options: { database: string; rebuild?: boolean },
@@ -403,12 +431,11 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     if (typeof options.database !== "string" || options.database === "") {
       throw userError("INVALID_ARGUMENT", `no database connection for ${environment.name}`);
     }
-    const source = this.options.secrets ?? {};
-    const values = typeof source === "function" ? await source(environment) : source;
+    const values = await this.secretValues(environment);
     // Every secret is resolved before the first upload: a missing one must not leave half a stack.
     const plans = stack.workers.map((worker) => ({
       worker,
-      secrets: this.secretsOf(worker, values, options.database),
+      secrets: this.secretsOf(worker, values, options.database, environment),
     }));
     const withWebBuild = this.options.withWebBuild ?? withCurrentWebBuild;
 
