@@ -52,7 +52,14 @@ export default defineConfig({
     { name: "desktop", use: { ...devices["Desktop Chrome"], channel: undefined } },
     {
       name: "phone",
-      use: { ...devices["Pixel 7"], channel: undefined },
+      // 390 CSS pixels wide, as the most common phones (iPhone 12 to 15) and the width the
+      // layout bug was reported at; the Pixel 7 alone is 412.
+      use: {
+        ...devices["Pixel 7"],
+        viewport: { width: 390, height: 844 },
+        screen: { width: 390, height: 844 },
+        channel: undefined,
+      },
       testMatch: /layout\.spec\.ts/,
     },
   ],
