@@ -8,6 +8,8 @@
 import { execFile } from "node:child_process";
 import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Miniflare } from "miniflare";
@@ -157,6 +159,11 @@ export interface StackOptions {
   /** Extra bindings for the web Worker (e.g. STRIPE_SECRET_KEY in a test). */
   webBindings?: Record<string, string>;
   port?: number;
+  /**
+   * Receives each line workerd writes: the Workers' console output, as the local host's log
+   * gets it. By default the lines go to this process's console.
+   */
+  onOutput?: (line: string) => void;
 }
 
 export interface Stack {
@@ -185,9 +192,15 @@ export async function startStack(options: StackOptions, buildDir = BUILD_DIR): P
     DATABASE_URL: options.databaseUrl,
     LOG_LEVEL: options.logLevel ?? "info",
   };
+  const onOutput = options.onOutput;
   const miniflare = new Miniflare({
     host: "127.0.0.1",
     port: options.port ?? 0,
+    ...(onOutput && {
+      handleRuntimeStdio: (...streams: Readable[]) => {
+        for (const stream of streams) createInterface(stream).on("line", onOutput);
+      },
+    }),
     workers: [
       {
         ...workerModule(buildDir, "web", "_worker.js"),
