@@ -136,7 +136,8 @@ export class ObservabilityClient {
 
   /**
    * Writes an "error" line for `error` with `error: { name, message, stack, cause }`, all
-   * redacted. The stack belongs in logs only; never send it to a client.
+   * redacted, a failed query's parameters included (see `redact`). The stack belongs in logs
+   * only; never send it to a client.
    */
   trackError(error: unknown, fields?: Record<string, unknown>): void {
     const described = describeError(error);

@@ -1,3 +1,12 @@
+import {
+  isRowDataField,
+  NO_QUERY_PARAMETERS,
+  QUERY_PARAMETER_FIELDS,
+  queryParametersOf,
+  withoutQueryParameters,
+  type QueryParameters,
+} from "./query-errors";
+
 /** What every removed secret is replaced with. */
 export const REDACTED = "[REDACTED]";
 
@@ -80,6 +89,10 @@ export function isSensitiveKey(key: string): boolean {
  * `"[REDACTED]"`, every string is passed through {@link redactString}, and references back to
  * an enclosing object become `"[Circular]"`.
  *
+ * Errors of failed database queries lose their parameters, wherever these appear under the
+ * error (message, stack, cause, own fields), and PostgreSQL's description of the offending row;
+ * their SQL text stays (see `query-errors.ts`).
+ *
  * The copy is shaped for `JSON.stringify`, so some types change on the way: an `Error` becomes
  * `{ name, message, stack, cause, ...ownFields }`, `Headers` and `Map` become plain objects,
  * a `Set` becomes an array, and objects with `toJSON` (`Date`, `URL`) are replaced by its
@@ -87,15 +100,21 @@ export function isSensitiveKey(key: string): boolean {
  * It never throws: a value that cannot be read is replaced by `"[Unreadable]"`.
  */
 export function redact<T>(value: T): T {
-  return copy(value, new Set(), 0) as T;
+  return copy(value, new Set(), 0, NO_QUERY_PARAMETERS) as T;
 }
 
 // `ancestors` holds only the objects on the current path, so a value that is merely shared
 // (referenced twice, but not from inside itself) is copied twice instead of being mistaken
-// for a cycle.
-function copy(value: unknown, ancestors: Set<object>, depth: number): unknown {
+// for a cycle. `queries` holds the failed queries of the errors enclosing `value`.
+function copy(
+  value: unknown,
+  ancestors: Set<object>,
+  depth: number,
+  queries: QueryParameters,
+): unknown {
   if (typeof value === "string") {
-    return redactString(value);
+    // Parameters go first: redactString could change one so that it no longer matches.
+    return redactString(withoutQueryParameters(value, queries, REDACTED));
   }
   if (typeof value !== "object" || value === null) {
     return value;
@@ -108,7 +127,7 @@ function copy(value: unknown, ancestors: Set<object>, depth: number): unknown {
   }
   ancestors.add(value);
   try {
-    return copyObject(value, ancestors, depth + 1);
+    return copyObject(value, ancestors, depth + 1, queries);
   } catch {
     // A throwing getter or a revoked proxy must not take the log line (or the request) down.
     return "[Unreadable]";
@@ -117,8 +136,17 @@ function copy(value: unknown, ancestors: Set<object>, depth: number): unknown {
   }
 }
 
-function copyObject(value: object, ancestors: Set<object>, depth: number): unknown {
-  const next = (child: unknown) => copy(child, ancestors, depth);
+function copyObject(
+  value: object,
+  ancestors: Set<object>,
+  depth: number,
+  queries: QueryParameters,
+): unknown {
+  if (isError(value)) {
+    const inner = queryParametersOf(value, queries);
+    return copyError(value, (child) => copy(child, ancestors, depth, inner));
+  }
+  const next = (child: unknown) => copy(child, ancestors, depth, queries);
 
   if (Array.isArray(value)) {
     if (isEntryList(value)) {
@@ -128,9 +156,6 @@ function copyObject(value: object, ancestors: Set<object>, depth: number): unkno
       ]);
     }
     return value.map(next);
-  }
-  if (isError(value)) {
-    return copyError(value, next);
   }
   if (typeof Headers !== "undefined" && value instanceof Headers) {
     return copyEntries(value.entries(), next);
@@ -164,14 +189,22 @@ function copyEntries(
   return out;
 }
 
+// `next` copies a child without the parameters of the error's failed queries; `text` is `next`
+// for the error's own strings.
 function copyError(error: Error, next: (child: unknown) => unknown): Record<string, unknown> {
+  const text = (value: string) => next(value) as string;
   const out: Record<string, unknown> = {
-    name: redactString(String(error.name)),
-    message: redactString(String(error.message)),
+    name: text(String(error.name)),
+    message: text(String(error.message)),
   };
-  // The stack repeats the message, so it needs the same scrubbing.
+  // The stack repeats the message, so it needs the same scrubbing. Its frames are code
+  // locations: they hold no parameters, and a short parameter must not mangle a path.
   if (typeof error.stack === "string") {
-    out.stack = redactString(error.stack);
+    const frames = error.stack.search(/\n\s+at /);
+    out.stack =
+      frames === -1
+        ? text(error.stack)
+        : text(error.stack.slice(0, frames)) + redactString(error.stack.slice(frames));
   }
   if (error.cause !== undefined) {
     out.cause = next(error.cause);
@@ -183,7 +216,9 @@ function copyError(error: Error, next: (child: unknown) => unknown): Record<stri
   // Own fields such as `code` or `status`, which libraries attach to their errors.
   for (const [key, entry] of Object.entries(error)) {
     if (!(key in out)) {
-      setField(out, redactString(key), isSensitiveKey(key) ? REDACTED : next(entry));
+      const hidden =
+        isSensitiveKey(key) || QUERY_PARAMETER_FIELDS.has(key) || isRowDataField(error, key);
+      setField(out, text(key), hidden ? REDACTED : next(entry));
     }
   }
   return out;
