@@ -10,6 +10,7 @@ import {
   users,
 } from "@codex/database";
 import { useTestDatabase } from "@codex/database/testing";
+import { captureLogs } from "@codex/observability/testing";
 import {
   call,
   checkoutCompleted,
@@ -227,6 +228,35 @@ describe("failures", () => {
     const retry = await deliver(broken, dbEnv());
     expect(await retry.json()).toMatchObject({ outcome: "applied", duplicate: false });
     expect((await entitlementOf(userId))?.plan).toBe("pro");
+  });
+
+  it("a failed query is logged without the customer's identifiers", async () => {
+    const userId = await newFreeUser();
+    const event = checkoutCompleted(userId, {
+      customer: "cus_KnownCustomer42",
+      currency: "US dollars",
+    });
+    const logs = captureLogs();
+    try {
+      const res = await deliver(event, { ...dbEnv(), ANALYTICS: logs.dataset });
+      expect(res.status).toBe(500);
+    } finally {
+      logs.restore();
+    }
+    expect(
+      logs.lines.some((line) => line.includes('Failed query: insert into \\"payments\\"')),
+    ).toBe(true);
+    const identifiers = [
+      userId,
+      "cus_KnownCustomer42",
+      event.data.object.id,
+      event.data.object.payment_intent,
+    ];
+    for (const line of logs.lines) {
+      for (const value of identifiers) {
+        expect(line).not.toContain(value);
+      }
+    }
   });
 });
 
