@@ -3,12 +3,11 @@
  * with vite, then every Worker with `wrangler deploy --dry-run` on its derived config.
  */
 import { createHash } from "node:crypto";
-import { spawn } from "node:child_process";
 import { cp, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { DerivedStack, WorkerKind } from "./core/derive";
 import { PipelineError } from "./errors";
-import { killGroup, track } from "./local/processes";
+import { killGroup, spawnTracked } from "./local/processes";
 import { statePaths, writeFileAtomic, withLock, REPO_ROOT, type StatePaths } from "./local/state";
 
 /**
@@ -92,14 +91,11 @@ async function exec(
   cwd: string,
   what: string,
 ): Promise<void> {
-  const child = spawn(command, args, {
+  const child = spawnTracked(command, args, {
     cwd,
-    detached: true,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
   });
   const pgid = child.pid ?? 0;
-  const untrack = track(pgid);
   await recordActive(paths, pgid, true);
   let output = "";
   child.stdout.on("data", (c: Buffer) => (output = (output + c.toString("utf8")).slice(-20_000)));
@@ -108,7 +104,6 @@ async function exec(
     child.on("error", () => resolve(1));
     child.on("close", (c) => resolve(c ?? 1));
   });
-  untrack();
   await recordActive(paths, pgid, false);
   if (code !== 0) {
     throw new PipelineError(

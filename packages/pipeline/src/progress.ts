@@ -17,6 +17,12 @@ export function formatDuration(ms: number): string {
   return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
+/** The first line of an error's message: what a step's row says about its failure. */
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return (message.split("\n")[0] ?? "").replace(/:$/, "");
+}
+
 export class Progress {
   readonly steps: StepResult[] = [];
   private readonly write: (line: string) => void;
@@ -50,13 +56,9 @@ export class Progress {
       return value;
     } catch (error) {
       const durationMs = Date.now() - started;
-      this.steps.push({
-        name,
-        status: "failed",
-        durationMs,
-        detail: (error as Error).message.split("\n")[0] ?? "",
-      });
-      this.write(`  ✗ ${name} (${formatDuration(durationMs)})`);
+      const why = firstLine(error);
+      this.steps.push({ name, status: "failed", durationMs, detail: why });
+      this.write(`  ✗ ${name} (${formatDuration(durationMs)})${why ? ` — ${why}` : ""}`);
       throw error;
     } finally {
       clearInterval(ticker);

@@ -4,7 +4,7 @@ import { deriveStack, loadStack } from "../core/derive";
 import { previewEnvironment } from "../core/environments";
 import { PipelineError } from "../errors";
 import { REPO_ROOT, withLock } from "../local/state";
-import type { Summary, TestResult } from "../providers/review/shared";
+import type { Summary } from "../providers/review/shared";
 import {
   contextFor,
   finishDeploy,
@@ -14,7 +14,7 @@ import {
   type Target,
 } from "./context";
 import { assertChromium, e2eSummary, runPlaywright } from "./e2e";
-import { runPlatformTests } from "./platform-tests";
+import { assertTestsPassed, countTests, runPlatformTests, testsOfSummary } from "./platform-tests";
 
 export interface PreviewDeployOptions {
   pr: string;
@@ -75,29 +75,20 @@ export async function previewDeploy(
         summary.testsSkipped = true;
         progress.skip("run the platform tests", options.skipTests ? "--skip-tests" : "nested run");
       } else {
-        const tests = await progress.step(
+        // A failed run fails its step (✗), and the error names what failed.
+        await progress.step(
           "run the platform tests against the branch",
-          () => runPlatformTests({ databaseUrl: branch.url }),
-          (t) => `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`,
+          async () => {
+            const tests = await runPlatformTests({ databaseUrl: branch.url });
+            summary.tests = testsOfSummary(tests);
+            assertTestsPassed(
+              tests,
+              "Nothing was deployed. Fix the tests, or pass --skip-tests to deploy anyway.",
+            );
+            return tests;
+          },
+          countTests,
         );
-        summary.tests = {
-          passed: tests.passed,
-          failed: tests.failed,
-          skipped: tests.skipped,
-          durationMs: tests.durationMs,
-        } satisfies TestResult;
-        if (tests.failed > 0) {
-          throw new PipelineError(
-            "TESTS_FAILED",
-            `${tests.failed} test(s) failed:\n${tests.failures
-              .slice(0, 10)
-              .map((f) => `  - ${f}`)
-              .join("\n")}`,
-            {
-              hint: "Nothing was deployed. Fix the tests, or pass --skip-tests to deploy anyway.",
-            },
-          );
-        }
       }
 
       const webhooks = ctx.webhooks;

@@ -1,16 +1,13 @@
-import { spawn } from "node:child_process";
+import { spawnTracked } from "../local/processes";
 import { PipelineError } from "../errors";
 import { REPO_ROOT } from "../local/state";
 import { formatDuration, Progress } from "../progress";
 import type { CommandIO } from "./context";
-import { runPlatformTests } from "./platform-tests";
+import { assertTestsPassed, countTests, runPlatformTests } from "./platform-tests";
 
 function runCheck(onLine: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn("pnpm", ["run", "--silent", "check"], {
-      cwd: REPO_ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawnTracked("pnpm", ["run", "--silent", "check"], { cwd: REPO_ROOT });
     const lines: string[] = [];
     const keep = (chunk: Buffer) => {
       for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) lines.push(line);
@@ -35,17 +32,16 @@ export async function test(io: CommandIO): Promise<{ passed: number; failed: num
   await progress.step("lint, types and format (pnpm check)", () => runCheck(io.err));
   const result = await progress.step(
     "unit and integration tests",
-    () =>
-      runPlatformTests({
+    async () => {
+      const tests = await runPlatformTests({
         ...(process.env.TEST_DATABASE_URL ? { databaseUrl: process.env.TEST_DATABASE_URL } : {}),
-      }),
-    (t) => `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`,
+      });
+      assertTestsPassed(tests, "Run the failing file with `pnpm vitest run <file>` to see it all.");
+      return tests;
+    },
+    countTests,
   );
   progress.line();
-  if (result.failed) {
-    result.failures.slice(0, 20).forEach((f) => io.err(`  ✗ ${f}`));
-    throw new PipelineError("TESTS_FAILED", `${result.failed} test(s) failed`);
-  }
   progress.line(
     `✓ ${result.passed} passed, ${result.failed} failed in ${formatDuration(progress.elapsedMs)}`,
   );

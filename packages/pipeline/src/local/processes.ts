@@ -4,6 +4,7 @@
  * orphans and hold ports and files. We record them and stop them on the next run.
  * Linux only (/proc); elsewhere these are no-ops.
  */
+import { spawn, type ChildProcessWithoutNullStreams, type SpawnOptions } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 
 export interface ProcessRecord {
@@ -134,4 +135,28 @@ export function track(pgid: number): () => void {
 export function killTracked(): void {
   for (const pgid of running) killGroup(pgid);
   running.clear();
+}
+
+/**
+ * Spawns a command (stdin closed, output piped) as the leader of a process group of its own, and
+ * tracks it until it ends: if this command is interrupted (SIGINT, SIGTERM), the handler stops it
+ * and everything it started (wrangler's esbuild and workerd, vitest's workers, Playwright's
+ * Chromium) with it, instead of leaving them running.
+ */
+export function spawnTracked(
+  command: string,
+  args: readonly string[],
+  options: Omit<SpawnOptions, "detached" | "stdio"> = {},
+): ChildProcessWithoutNullStreams {
+  const child = spawn(command, [...args], {
+    ...options,
+    detached: process.platform !== "win32",
+    stdio: ["ignore", "pipe", "pipe"],
+  }) as unknown as ChildProcessWithoutNullStreams;
+  if (child.pid !== undefined) {
+    const untrack = track(child.pid);
+    child.once("close", untrack);
+    child.once("error", untrack);
+  }
+  return child;
 }

@@ -12,6 +12,7 @@
  * everything every command printed, wrote or sent for the known secret values.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,7 @@ import { startGitHubStub, type GitHubStub } from "../stubs/github";
 import { redact, type NeonStub } from "../stubs/neon";
 import { startNeonOnPostgres, type NeonOnPostgres } from "../stubs/neon-postgres";
 import { startStripeStub, type StripeStub } from "../stubs/stripe";
+import { descendants, waitUntilGone, type ProcessRecord } from "../../src/local/processes";
 import { Sandbox, type CliResult } from "./cli";
 
 // Built at run time, so that no scanner mistakes the fixtures for real credentials.
@@ -383,6 +385,46 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     ) as { status: string; error: string };
     expect(summary.status).toBe("failed");
     expect(summary.error).toMatch(/Rolled back from [0-9a-f.]+ to [0-9a-f.]+: production serves/);
+  });
+
+  it("a CLI stopped (SIGTERM) while wrangler waits on Cloudflare stops its wrangler with it", async () => {
+    const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-killed-"));
+    stateDirs.push(fresh);
+    await mkdir(join(fresh, "home"), { recursive: true });
+    cf.failNext(
+      { method: "GET", path: /\/workers\/scripts\/auth-worker-production\/deployments$/ },
+      "hang",
+    );
+    const run = sandbox.start(["rollback", "--target", "cloud"], cloudEnv(fresh));
+    const pid = run.child.pid as number;
+    // wrangler is running once it appears among the CLI's descendants.
+    const wranglers = () =>
+      descendants(pid).filter((p) => {
+        try {
+          return readFileSync(`/proc/${p.pid}/cmdline`, "utf8").includes("wrangler");
+        } catch {
+          return false; // ended in the meantime
+        }
+      });
+    const deadline = Date.now() + 60_000;
+    while (wranglers().length === 0) {
+      if (Date.now() > deadline) throw new Error(`wrangler never started:\n${run.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // wrangler and what it started (its own children included).
+    const children: ProcessRecord[] = wranglers().flatMap((w) => [w, ...descendants(w.pid)]);
+    run.child.kill("SIGTERM");
+    const result = await run.done;
+    results.push(result);
+    expect(result.code).toBe(143);
+    expect(result.stderr).toMatch(/interrupted \(SIGTERM\)/);
+    // Everything it started is gone at once, not when wrangler's own timeout would have ended it.
+    expect(
+      await waitUntilGone(
+        children.map((c) => c.pid),
+        2_000,
+      ),
+    ).toBe(true);
   });
 
   it("cleanup deletes exactly preview-7 (branch, Workers, endpoint), says so on the PR, and a second one is a no-op", async () => {

@@ -86,6 +86,12 @@ describe("formatTestCounts", () => {
       "42 passed, 0 failed, 1 skipped in 12.3 s",
     );
   });
+
+  it("counts errors outside the tests, which no test count shows", () => {
+    expect(
+      formatTestCounts({ passed: 0, failed: 0, skipped: 0, errors: 1, durationMs: 2_600 }),
+    ).toBe("0 passed, 0 failed, 0 skipped, 1 error(s) outside the tests in 2.6 s");
+  });
 });
 
 describe("SUMMARY_MARKER", () => {

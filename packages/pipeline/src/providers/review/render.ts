@@ -45,11 +45,12 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
-/** "42 passed, 0 failed, 1 skipped in 12.3 s". */
+/** "42 passed, 0 failed, 1 skipped in 12.3 s", with errors outside the tests when there were any. */
 export function formatTestCounts(result: TestResult): string {
+  const errors = result.errors ? `, ${count(result.errors)} error(s) outside the tests` : "";
   return (
     `${count(result.passed)} passed, ${count(result.failed)} failed, ` +
-    `${count(result.skipped)} skipped in ${formatDuration(result.durationMs)}`
+    `${count(result.skipped)} skipped${errors} in ${formatDuration(result.durationMs)}`
   );
 }
 

@@ -14,6 +14,20 @@ export interface TestResult {
   failed: number;
   skipped: number;
   durationMs: number;
+  /** Errors outside any test: a file that did not load, a global setup that threw, a crash. */
+  errors?: number;
+}
+
+/** One thing that failed in a test run, with enough of its message to name the cause. */
+export interface TestFailure {
+  /** The failing file, relative to the repository root, when it is known. */
+  file?: string;
+  /** The test's full name; absent for an error outside any test. */
+  test?: string;
+  /** What vitest called an error outside a test ("Unhandled Error", "Unhandled Rejection"). */
+  kind?: string;
+  /** The first lines of the error message. */
+  message: string;
 }
 
 /** Everything the review channel shows about one environment after a command. */
@@ -31,7 +45,7 @@ export interface Summary {
   commit?: string;
   steps: StepResult[];
   /** Unit and integration tests; absent when they did not run. */
-  tests?: TestResult & { skipped_reason?: string };
+  tests?: TestResult & { skipped_reason?: string; failures?: TestFailure[] };
   /** `--skip-tests` was given: the summary says so plainly instead of "Not run". */
   testsSkipped?: boolean;
   /**

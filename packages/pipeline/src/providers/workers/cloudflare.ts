@@ -8,7 +8,6 @@
  * each deploy made, per environment, so that `rollback` knows where to go and `list` what runs.
  * Per Cloudflare's docs, `wrangler rollback` rolls back neither bindings nor data.
  */
-import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -30,6 +29,7 @@ import {
 } from "../../core/environments";
 import { durationFromEnv } from "../../env";
 import { PipelineError, userError, type ErrorCode } from "../../errors";
+import { spawnTracked } from "../../local/processes";
 import { REPO_ROOT, readJson, statePaths, withLock, writeFileAtomic } from "../../local/state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "./shared";
 
@@ -153,12 +153,7 @@ export interface CloudflareState {
  */
 export const runCommand: CommandRunner = (command, args, options) =>
   new Promise((resolve) => {
-    const child = spawn(command, [...args], {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: process.platform !== "win32",
-    });
+    const child = spawnTracked(command, args, { cwd: options.cwd, env: options.env });
     let stdout = "";
     let stderr = "";
     let timedOut = false;
@@ -691,14 +686,21 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     return existed;
   }
 
-  async rollback(environment: Environment, to?: string): Promise<{ from: string; to: string }> {
+  async checkRollback(environment: Environment, to?: string): Promise<void> {
     const env = checkEnvironment(environment);
+    if (!(await this.recordedRollback(env, to))) this.parseReleaseId(env, to);
+  }
+
+  /**
+   * The rollback this machine's record allows, or undefined when it recorded nothing for the
+   * environment (a fresh runner, where Cloudflare's deployments decide).
+   */
+  private async recordedRollback(env: Environment, to: string | undefined) {
     const state = await this.readState();
     const releases = state.releases.filter((r) => r.environment === env.name);
     const currentId = state.current[env.name];
     const current = releases.find((r) => r.id === currentId);
-    // Nothing recorded on this machine (a fresh CI runner): Cloudflare's deployments say it all.
-    if (!current) return this.rollbackFromDeployments(env, to);
+    if (!current) return undefined;
     // What each Worker runs now: after a deploy that stopped halfway, not the current release.
     const live = new Map<WorkerKind, string>();
     for (const r of state.records) if (r.environment === env.name) live.set(r.kind, r.versionId);
@@ -719,6 +721,28 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     const from = intact
       ? current.id
       : releaseId(current.workers.map((w) => ({ versionId: live.get(w.kind) ?? "--------" })));
+    return { target, from, live };
+  }
+
+  /** `--to` as deploys print it: one version prefix per Worker, joined by dots. */
+  private parseReleaseId(env: Environment, to: string | undefined): string[] | undefined {
+    const count = this.names(env).length;
+    const wanted = to?.split(".");
+    if (wanted && (wanted.length !== count || wanted.some((w) => !/^[0-9a-f-]{1,36}$/i.test(w)))) {
+      throw userError(
+        "INVALID_ARGUMENT",
+        `--to must be ${count} version prefixes joined by dots, as deploys print them (got "${to}")`,
+      );
+    }
+    return wanted;
+  }
+
+  async rollback(environment: Environment, to?: string): Promise<{ from: string; to: string }> {
+    const env = checkEnvironment(environment);
+    const recorded = await this.recordedRollback(env, to);
+    // Nothing recorded on this machine (a fresh CI runner): Cloudflare's deployments say it all.
+    if (!recorded) return this.rollbackFromDeployments(env, to);
+    const { target, from, live } = recorded;
 
     await this.rollbackWorkers(
       env,
@@ -754,13 +778,7 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     to?: string,
   ): Promise<{ from: string; to: string }> {
     const workers = this.names(env);
-    const wanted = to?.split(".");
-    if (wanted && wanted.length !== workers.length) {
-      throw userError(
-        "INVALID_ARGUMENT",
-        `--to must be ${workers.length} version prefixes joined by dots, as deploys print them (got "${to}")`,
-      );
-    }
+    const wanted = this.parseReleaseId(env, to);
     const plan: { kind: WorkerKind; worker: string; from: string; to: string }[] = [];
     for (const [index, { kind, name }] of workers.entries()) {
       const result = await this.wrangler(kind, ["deployments", "list", "--name", name, "--json"]);
