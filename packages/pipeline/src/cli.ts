@@ -11,6 +11,7 @@ import { productionDeploy } from "./commands/production-deploy";
 import { rollback } from "./commands/rollback";
 import { serve } from "./commands/serve";
 import { status } from "./commands/status";
+import { stop } from "./commands/stop";
 import { test } from "./commands/test";
 import { PipelineError, userError } from "./errors";
 import { killTracked } from "./local/processes";
@@ -32,6 +33,8 @@ commands:
   status [--json]         environments, URLs, branches, versions and the local host
   serve --pr N            deploy the local preview of PR N and serve it in the foreground
                           until Ctrl-C (what a container runs; tests are skipped)
+  stop                    stop the local host; environments are kept, and the next deploy
+                          starts it again
 
 flags for preview-deploy, cleanup, production-deploy, rollback and status:
   --target local|cloud    where to deploy (default: local). The cloud target reads its
@@ -64,6 +67,7 @@ const COMMANDS: Record<string, Options> = {
   e2e: { pr: { type: "string" }, "base-url": { type: "string" } },
   status: { json: { type: "boolean" }, ...TARGET },
   serve: { pr: { type: "string" } },
+  stop: {},
 };
 
 function parse(command: string, args: string[]) {
@@ -181,6 +185,9 @@ export async function main(
         break;
       case "status":
         await status({ json: flags.json === true, target }, io);
+        break;
+      case "stop":
+        await stop(io);
         break;
       case "serve": {
         const pr = str(flags.pr);

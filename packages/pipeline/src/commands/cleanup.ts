@@ -40,6 +40,7 @@ export async function cleanup(options: CleanupOptions, io: CommandIO): Promise<C
   const targets: Environment[] = options.pr !== undefined ? [previewEnvironment(options.pr)] : [];
   const ctx = contextFor(options.target ?? "local", io);
   const { progress } = ctx;
+  await ctx.preflight();
   const database = await ctx.database();
 
   if (options.stale) {

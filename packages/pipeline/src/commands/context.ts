@@ -18,7 +18,7 @@ import type { Environment } from "../core/environments";
 import { databaseName } from "../core/environments";
 import type { DerivedStack } from "../core/derive";
 import { userError } from "../errors";
-import { configuredPort, ensureHost } from "../local/host-client";
+import { checkHostPort, configuredPort, ensureHost } from "../local/host-client";
 import type { HostStatus } from "../local/host";
 import { readJson, statePaths, withLock, writeFileAtomic, type StatePaths } from "../local/state";
 import { formatDuration, Progress } from "../progress";
@@ -63,10 +63,12 @@ export interface Context {
   /** Makes the environment known before anything is built (locally, for cleanup and status). */
   register(environment: Environment): Promise<void>;
   /**
-   * Checks, before anything is created, that the stack's Workers will have every secret they
-   * need (`provided`: names the pipeline itself will supply, such as a Stripe endpoint's).
+   * Refuses, before anything is created or changed, what would fail for a reason the user can
+   * fix: locally, a port the host cannot serve on; on the cloud, a stack whose Workers would
+   * lack a secret (`provided`: names the pipeline itself will supply, such as a Stripe
+   * endpoint's) or a live Stripe key outside production.
    */
-  preflight(stack: DerivedStack, provided?: readonly string[]): Promise<void>;
+  preflight(stack?: DerivedStack, provided?: readonly string[]): Promise<void>;
   /** Per-preview Stripe webhook endpoints, when the target has them and a key is set. */
   webhooks: PreviewWebhooks | undefined;
   /** A secret value for one environment's Workers for this run (a new endpoint's signing secret). */
@@ -135,7 +137,9 @@ export function localContext(io: CommandIO): Context & { port: number } {
     deployDatabase: (branch) => branch.name,
     register: (environment) => workers.register(environment, databaseName(environment)),
     // Local secrets are generated per environment, and the test checkout signs its own events.
-    async preflight() {},
+    async preflight() {
+      await checkHostPort(paths, port);
+    },
     webhooks: undefined,
     provideSecret() {},
     smoke: (urls, environment) => smokeAll(localGetter(port), urls, environment.name),
@@ -189,6 +193,7 @@ export function cloudContext(io: CommandIO, env: NodeJS.ProcessEnv = process.env
     deployDatabase: (branch) => branch.url,
     async register() {},
     async preflight(stack, supplied = []) {
+      if (!stack) return;
       await workers.checkSecrets(stack, supplied);
       const values = secretsOf(stack.environment);
       const key = values.STRIPE_SECRET_KEY;

@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { access, chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { freePort } from "@codex/database/embedded";
 import { stopHost } from "../local/host-client";
+import { spawnTracked } from "../local/processes";
 import { statePaths } from "../local/state";
 import { previewDeploy } from "./preview-deploy";
 import { join, relative } from "node:path";
@@ -68,10 +68,9 @@ export async function runPlaywright(
   else delete env.E2E_BASE_URL;
   if (options.environment) env.E2E_ENVIRONMENT = options.environment;
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn("pnpm", ["--filter", "@codex/web", "exec", "playwright", "test"], {
+    const child = spawnTracked("pnpm", ["--filter", "@codex/web", "exec", "playwright", "test"], {
       cwd: REPO_ROOT,
       env,
-      stdio: ["ignore", "pipe", "pipe"],
     });
     const forward = (chunk: Buffer) => {
       for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) io.out(`  ${line}`);
@@ -162,6 +161,7 @@ export async function e2e(
         `Deploy it first: pnpm preview-deploy --pr ${environment.pr}`,
       );
     }
+    await ctx.preflight();
     await ctx.database(); // the local host must be up to serve it
     baseUrl = deployed.urls.web;
     reportDir = join(ctx.paths.env(environment.name), "e2e");

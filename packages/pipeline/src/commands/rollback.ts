@@ -12,10 +12,12 @@ export async function rollback(
     options.pr === undefined ? PRODUCTION : environmentFromFlags({ pr: options.pr });
   const ctx = contextFor(options.target ?? "local", io);
   const { progress } = ctx;
+  // A rollback that cannot happen is refused before anything is locked, started or written.
+  await ctx.workers.checkRollback(environment, options.to);
+  await ctx.preflight();
   progress.line(`rollback ${environment.name} (${targetLabel(ctx)})`);
   return withLock(ctx.paths, environment.name, async () => {
-    // Locally the host must be up to serve anything; on the cloud there is nothing to start.
-    if (ctx.target === "local") await ctx.database();
+    // Locally, serving the version starts the host if it is not running.
     const result = await progress.step(
       `roll ${environment.name} back`,
       () => ctx.workers.rollback(environment, options.to),

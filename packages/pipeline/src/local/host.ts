@@ -17,6 +17,7 @@ import {
   type EnvironmentInputs,
   type LiveEnvironment,
 } from "./miniflare-options";
+import { pgDataLocation, type PgDataLocation } from "./pg-data";
 import { readRegistry, type Version } from "./registry";
 import { descendants, type ProcessRecord } from "./processes";
 import { readJson, statePaths, writeFileAtomic, type StatePaths } from "./state";
@@ -30,6 +31,8 @@ export interface HostInfo {
   /** The control API (reload, status, shutdown), on loopback. */
   controlPort: number;
   pgPort: number;
+  /** Where Postgres keeps its files, and why that is not <state>/pg when it is not. */
+  pgData?: PgDataLocation;
   startedAt: string;
 }
 
@@ -74,17 +77,29 @@ async function environmentInputs(
 export async function runHost(port: number, paths: StatePaths = statePaths()): Promise<void> {
   const startedAt = new Date();
   const previous = await readJson<HostInfo>(paths.hostFile);
+  const pgData = await pgDataLocation(paths);
+  let pgStarted = false;
+  if (pgData.movedBecause) log("postgres keeps its files elsewhere", { ...pgData });
+  const start = (port?: number) =>
+    startEmbeddedServer({
+      dataDir: pgData.dir,
+      ...(port ? { port } : {}),
+      durable: false,
+      // Postgres's own lines belong in the host's log while it starts (initdb, why it cannot);
+      // once it serves, only its fatal ones: an ERROR line can quote a query's values.
+      onLog: (line) => {
+        if (line.trim() && (!pgStarted || /\b(FATAL|PANIC):/.test(line)))
+          log("postgres", { line: line.trim() });
+      },
+    });
   // Keep Postgres on the port it had, so that nothing that remembered it goes stale.
-  const pg = await startEmbeddedServer({
-    dataDir: paths.pgData,
-    ...(previous?.pgPort ? { port: previous.pgPort } : {}),
-    durable: false,
-  }).catch(async (error: unknown) => {
+  const pg = await start(previous?.pgPort).catch(async (error: unknown) => {
     if (!previous?.pgPort) throw error;
     log("postgres could not take its previous port; picking another", { error: String(error) });
-    return startEmbeddedServer({ dataDir: paths.pgData, durable: false });
+    return start();
   });
-  log("postgres ready", { port: pg.port });
+  pgStarted = true;
+  log("postgres ready", { port: pg.port, dataDir: pgData.dir });
 
   let live: LiveEnvironment[] = [];
   const options = async () => {
@@ -144,6 +159,7 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
     port,
     controlPort: typeof address === "object" && address ? address.port : 0,
     pgPort: pg.port,
+    pgData,
     startedAt: startedAt.toISOString(),
     children: descendants(process.pid),
   };

@@ -1,10 +1,11 @@
 /** Helpers for tests that drive the real codex-pipeline CLI, each in its own state folder and port. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 
@@ -83,7 +84,14 @@ export class Sandbox {
 
   async status(): Promise<{
     host: { running: boolean; pgPort?: number };
-    environments: { name: string; version?: string; live: boolean; branch: string }[];
+    environments: {
+      name: string;
+      version?: string;
+      live: boolean;
+      branch: string;
+      state: string;
+      detail?: string;
+    }[];
   }> {
     const result = await this.run("status", "--json");
     if (result.code !== 0) throw new Error(`status failed: ${result.stderr}`);
@@ -154,6 +162,31 @@ export class Sandbox {
         (r) => r.datname,
       ),
     );
+  }
+
+  /**
+   * Every file and folder of the state folder (but Postgres's own files, which the server
+   * changes by itself) with a hash of its content: equal snapshots, untouched state.
+   */
+  async snapshot(): Promise<Record<string, string>> {
+    const entries: Record<string, string> = {};
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        const path = join(dir, entry.name);
+        const key = relative(this.stateDir, path);
+        if (key === "pg") continue;
+        if (entry.isDirectory()) {
+          entries[`${key}/`] = "dir";
+          await walk(path);
+        } else {
+          entries[key] = createHash("sha256")
+            .update(await readFile(path))
+            .digest("hex");
+        }
+      }
+    };
+    await walk(this.stateDir);
+    return entries;
   }
 
   /** Stops the host this sandbox started and removes its state. */

@@ -30,6 +30,8 @@ describe("bad input", () => {
     [["cleanup", "--stale", "--older-than", "soon"], /--older-than must look like/],
     [["deploy-everything"], /unknown command "deploy-everything"/],
     [["preview-deploy", "--pr", "1", "--target", "mars"], /--target must be local or cloud/],
+    [["rollback", "--to", "not-a-version"], /production has no deployed version/],
+    [["rollback", "--pr", "2"], /preview-2 has no deployed version/],
   ])("%j exits 2 with a message naming the problem, creating nothing", async (args, message) => {
     const result = await box.run(...args);
     expect(result.code).toBe(2);
@@ -38,6 +40,12 @@ describe("bad input", () => {
   });
 
   it("left nothing behind: no host was started, no environment recorded", async () => {
+    expect(await box.snapshot()).toEqual({});
+    // Stopping a host that never ran succeeds, and creates nothing either.
+    const stopped = await box.run("stop");
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stdout).toMatch(/not running: nothing to stop/);
+    expect(await box.snapshot()).toEqual({});
     const status = await box.status();
     expect(status.host.running).toBe(false);
     expect(status.environments).toEqual([]);

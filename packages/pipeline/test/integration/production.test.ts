@@ -92,4 +92,27 @@ describe("production-deploy and rollback", () => {
       });
     }
   });
+
+  it("refusals leave the state folder exactly as it was", async () => {
+    const before = await box.snapshot();
+    const elsewhere = { ...box.env, CODEX_PORT: String(box.port + 1) };
+    const refusals: [string[], RegExp, NodeJS.ProcessEnv?][] = [
+      [["rollback", "--to", "not-a-version"], /production has no version not-a-version/],
+      [["rollback", "--pr", "404"], /preview-404 has no deployed version/],
+      [["e2e", "--pr", "404"], /preview-404 is not deployed/],
+      [["cleanup", "--stale", "--older-than", "soon"], /--older-than must look like/],
+      [["preview-deploy", "--pr", "abc"], /--pr must be a positive integer/],
+      // The host serves on another port: every command that would need it refuses up front.
+      [["preview-deploy", "--pr", "3"], /already serves on port/, elsewhere],
+      [["production-deploy"], /already serves on port/, elsewhere],
+      [["rollback"], /already serves on port/, elsewhere],
+      [["cleanup", "--pr", "3"], /already serves on port/, elsewhere],
+    ];
+    for (const [args, message, env] of refusals) {
+      const result = await box.start(args, env).done;
+      expect(result.code, `${args.join(" ")}\n${result.stderr}`).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(await box.snapshot(), `${args.join(" ")} changed the state folder`).toEqual(before);
+    }
+  });
 });

@@ -92,6 +92,46 @@ describe("the resident host", () => {
     expect(JSON.parse(health.body)).toMatchObject({ environment: "preview-7", database: "ok" });
   });
 
+  it("stop stops the host and keeps every environment; stopping again is a no-op; a command brings them back", async () => {
+    const info = JSON.parse(await readFile(`${box.stateDir}/host.json`, "utf8")) as {
+      pid: number;
+    };
+    const stopped = await box.run("stop");
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stdout).toMatch(new RegExp(`stopped the local host \\(pid ${info.pid}`));
+    expect(() => process.kill(info.pid, 0)).toThrow();
+    // Nothing answers on the port any more.
+    await expect(box.http("pr-7.localhost", "/health")).rejects.toThrow(/ECONNREFUSED/);
+    const status = await box.status();
+    expect(status.host.running).toBe(false);
+    expect(status.environments.map((e) => [e.name, e.state])).toEqual([["preview-7", "stopped"]]);
+    const again = await box.run("stop");
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/not running: nothing to stop/);
+    // The next command that needs the host starts it with every environment.
+    expect((await box.run("cleanup", "--pr", "404")).code).toBe(0);
+    expect((await box.http("pr-7.localhost", "/health")).status).toBe(200);
+  });
+
+  it("status says an environment whose database is gone is unhealthy, and why", async () => {
+    expect((await box.status()).environments.find((e) => e.name === "preview-7")?.state).toBe(
+      "healthy",
+    );
+    await box.sql("postgres", (sql) => sql`drop database pr_7 with (force)`);
+    const status = await box.status();
+    const env = status.environments.find((e) => e.name === "preview-7");
+    expect(env?.live).toBe(true);
+    expect(env?.state).toBe("unhealthy");
+    expect(env?.detail).toMatch(/status 503.*"database":"unreachable"/);
+    const text = await box.run("status");
+    expect(text.stdout).toMatch(/preview-7 +v\d+ +pr_7 +unhealthy/);
+    // A redeploy makes the branch again.
+    expect((await box.run("preview-deploy", "--pr", "7", "--skip-tests")).code).toBe(0);
+    expect((await box.status()).environments.find((e) => e.name === "preview-7")?.state).toBe(
+      "healthy",
+    );
+  });
+
   it("a port in use gets a clear error with the fix", async () => {
     const other = await Sandbox.create();
     const blocker: Server = createServer();
@@ -101,6 +141,8 @@ describe("the resident host", () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(new RegExp(`port ${other.port} is already in use`));
       expect(result.stderr).toMatch(/CODEX_PORT=/);
+      // Refused before anything was written: no state folder content, no summary, no lock.
+      expect(await other.snapshot()).toEqual({});
     } finally {
       blocker.close();
       await other.dispose();

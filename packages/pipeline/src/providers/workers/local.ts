@@ -192,8 +192,22 @@ export class LocalWorkerPlatform implements WorkerPlatform {
     return existed;
   }
 
+  async checkRollback(input: Environment, to?: string): Promise<void> {
+    await this.rollbackPlan(checkEnvironment(input), to);
+  }
+
   async rollback(input: Environment, to?: string): Promise<{ from: string; to: string }> {
     const environment = checkEnvironment(input);
+    const { from, target } = await this.rollbackPlan(environment, to);
+    await this.activate(environment, target);
+    return { from, to: target.id };
+  }
+
+  /** The version a rollback serves, read from the registry; refused when there is none. */
+  private async rollbackPlan(
+    environment: Environment,
+    to: string | undefined,
+  ): Promise<{ from: string; target: Version }> {
     const registry = await readRegistry(this.paths);
     const record = registry.environments[environment.name];
     if (!record?.current) {
@@ -209,9 +223,7 @@ export class LocalWorkerPlatform implements WorkerPlatform {
           : `${environment.name} has no version before ${record.current}`,
       );
     }
-    const from = record.current;
-    await this.activate(environment, target);
-    return { from, to: target.id };
+    return { from: record.current, target };
   }
 }
 

@@ -37,5 +37,11 @@ export interface WorkerPlatform {
   delete(environment: Environment): Promise<boolean>;
   /** Serves an earlier version again (the previous one by default). */
   rollback(environment: Environment, to?: string): Promise<{ from: string; to: string }>;
+  /**
+   * Refuses, changing nothing, a rollback that cannot happen: an environment with nothing
+   * deployed, a version that does not exist or is malformed. What it knows only from the
+   * platform itself (Cloudflare's deployments, on a fresh runner) is checked by `rollback`.
+   */
+  checkRollback(environment: Environment, to?: string): Promise<void>;
   urls(environment: Environment): StackUrls;
 }
