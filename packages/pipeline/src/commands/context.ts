@@ -5,7 +5,7 @@
  * | part            | local                                   | cloud                                   |
  * |-----------------|-----------------------------------------|-----------------------------------------|
  * | database        | embedded Postgres on the resident host  | Neon branches (HTTP API)                |
- * | Workers         | one Miniflare on the resident host      | wrangler against Cloudflare             |
+ * | Workers         | a Miniflare per environment on the host | wrangler against Cloudflare             |
  * | review          | summary.md/.html in the state folder    | the same files, plus the sticky PR comment |
  * | smoke checks    | by Host header on the host's port       | the workers.dev URLs                    |
  * | Stripe webhooks | none (the test checkout signs its own)  | one endpoint per preview, when keyed     |

@@ -43,8 +43,9 @@ function alive(pid: number): boolean {
   }
 }
 
-// A reload restarts workerd with every environment's Workers, so it grows with their number
-// (bench/env-online.ts, bench/host-memory.ts); status answers at once.
+// A reload starts, restarts or stops the workerd of each environment that changed, a few seconds
+// each on a busy machine, and all of them when a new host brings the registry back; status
+// answers at once.
 const CONTROL_TIMEOUT_MS: Record<string, number> = { "/status": 10_000, "/reload": 600_000 };
 
 async function control<T>(
@@ -126,8 +127,8 @@ function readableLogLine(line: string): string {
 }
 
 /**
- * A host killed with SIGKILL leaves workerd (holding the port) and Postgres (holding its data
- * folder) running. Stop them before starting a new host.
+ * A host killed with SIGKILL leaves its workerd processes (one per environment) and Postgres
+ * (holding its data folder) running. Stop them before starting a new host.
  */
 async function stopOrphans(paths: StatePaths): Promise<void> {
   // Postgres first, cleanly: SIGINT is its fast shutdown.

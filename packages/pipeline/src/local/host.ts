@@ -1,32 +1,38 @@
 /**
- * The resident local host: one process that owns the embedded Postgres server and one Miniflare
- * instance serving every environment in the registry on one port. The pipeline starts it on
- * demand (detached) and tells it to reload after each change. On start it serves whatever the
- * registry holds, so a crash or a reboot loses nothing but the time to restart.
+ * The resident local host: one process that owns the embedded Postgres server, one Miniflare
+ * (one workerd) per environment in the registry, and the front server that routes the one port
+ * to them by Host header. The pipeline starts it on demand (detached) and tells it to reload
+ * after each change; a reload touches only the environments that changed. On start it serves
+ * whatever the registry holds, so a crash or a reboot loses nothing but the time to restart.
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
-import { Miniflare } from "miniflare";
 import { startEmbeddedServer, type EmbeddedServer } from "@codex/database/embedded";
 import type { WranglerConfig } from "../core/derive";
+import { PipelineError } from "../errors";
+import { closeFrontServer, startFrontServer } from "./front";
 import {
-  buildMiniflareOptions,
+  environmentOptions,
   liveEnvironments,
   type EnvironmentInputs,
   type LiveEnvironment,
 } from "./miniflare-options";
 import { pgDataLocation, type PgDataLocation } from "./pg-data";
-import { readRegistry, type Version } from "./registry";
+import { currentVersion, readRegistry, type Version } from "./registry";
+import { Runtimes, type RuntimeSpec } from "./runtimes";
 import { descendants, type ProcessRecord } from "./processes";
 import { readJson, statePaths, writeFileAtomic, type StatePaths } from "./state";
 
 export interface HostInfo {
   pid: number;
-  /** workerd, Postgres and their helpers, to stop if this host dies without stopping them. */
+  /**
+   * workerd (one per environment), Postgres and their helpers, to stop if this host dies without
+   * stopping them. Rewritten after every reload, as environments come and go.
+   */
   children?: ProcessRecord[];
-  /** Where the environments are served. */
+  /** Where the environments are served (the front server). */
   port: number;
   /** The control API (reload, status, shutdown), on loopback. */
   controlPort: number;
@@ -101,25 +107,12 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
   pgStarted = true;
   log("postgres ready", { port: pg.port, dataDir: pgData.dir });
 
+  const runtimes = new Runtimes();
   let live: LiveEnvironment[] = [];
-  const options = async () => {
-    const registry = await readRegistry(paths);
-    live = liveEnvironments(registry, port, bundleExists);
-    return buildMiniflareOptions(registry, await environmentInputs(paths, registry, pg), {
-      port,
-      live,
-    });
-  };
-  const miniflare = new Miniflare(await options());
-  await miniflare.ready;
-  log("workers ready", { port, environments: live.map((e) => e.name) });
-
   let reloading = Promise.resolve();
   const reload = () => {
-    reloading = reloading.then(async () => {
-      await miniflare.setOptions(await options());
-      log("reloaded", { environments: live.map((e) => e.name) });
-    });
+    // One sync at a time; a failed one must not fail the next.
+    reloading = reloading.catch(() => {}).then(sync);
     return reloading;
   };
 
@@ -152,6 +145,7 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
     }
     reply(404, { error: "not_found" });
   });
+  // Nobody calls it before host.json names its port, which is written last.
   await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
   const address = control.address();
   const info: HostInfo = {
@@ -161,9 +155,61 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
     pgPort: pg.port,
     pgData,
     startedAt: startedAt.toISOString(),
-    children: descendants(process.pid),
   };
-  await writeFileAtomic(paths.hostFile, `${JSON.stringify(info, null, 2)}\n`);
+  // host.json announces a host that serves: it is written once the front server listens, then
+  // after every reload, since the workerd processes change as environments come and go.
+  let ready = false;
+  const recordChildren = async () => {
+    info.children = descendants(process.pid);
+    await writeFileAtomic(paths.hostFile, `${JSON.stringify(info, null, 2)}\n`);
+  };
+
+  /** Brings the runtimes in line with the registry; throws naming every environment that failed. */
+  async function sync(): Promise<void> {
+    const registry = await readRegistry(paths);
+    const wanted = liveEnvironments(registry, port, bundleExists);
+    const inputs = await environmentInputs(paths, registry, pg);
+    const specs: RuntimeSpec[] = [];
+    for (const env of wanted) {
+      const record = registry.environments[env.name];
+      const version = record && currentVersion(record);
+      if (!version) continue;
+      specs.push({
+        name: env.name,
+        hostnames: version.workers.map((w) => w.hostname),
+        options: environmentOptions(version, inputs(env.name)),
+      });
+    }
+    const result = await runtimes.sync(specs);
+    live = wanted.filter((env) => runtimes.has(env.name));
+    if (ready) await recordChildren();
+    log("reloaded", {
+      environments: live.map((e) => e.name),
+      created: result.create,
+      updated: result.update,
+      disposed: result.dispose,
+      ...(result.failed.length ? { failed: result.failed } : {}),
+    });
+    if (result.failed.length) {
+      throw new PipelineError(
+        "HOST_FAILED",
+        result.failed.map((f) => `${f.name} could not be served: ${f.error}`).join("; "),
+      );
+    }
+  }
+
+  // An environment that cannot start is left out (and tried again at the next reload); the
+  // others are served all the same.
+  await reload().catch(() => {});
+  // CODEX_BIND_HOST=0.0.0.0 makes the environments reachable from outside a container.
+  const front = await startFrontServer({
+    host: process.env.CODEX_BIND_HOST || "127.0.0.1",
+    port,
+    routes: { target: (hostname) => runtimes.target(hostname), live: () => live },
+  });
+  log("workers ready", { port, environments: live.map((e) => e.name) });
+  ready = true;
+  await recordChildren();
   log("host ready", { ...info });
 
   let stopping = false;
@@ -172,7 +218,10 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
     stopping = true;
     log("stopping", { reason });
     control.close();
-    await miniflare.dispose().catch(() => {});
+    await closeFrontServer(front);
+    // A reload under way would otherwise start a runtime after the others were stopped.
+    await reloading.catch(() => {});
+    await runtimes.disposeAll();
     await pg.stop().catch(() => {});
     process.exit(0);
   }

@@ -1,6 +1,5 @@
 /**
- * Turns the registry into one Miniflare configuration: every live environment's Workers on one
- * port, routed by Host header, each bound to its own environment's siblings. Pure: the host
+ * Turns the registry into Miniflare configurations, one per live environment. Pure: the host
  * reads the files and passes their contents in.
  */
 import { join } from "node:path";
@@ -8,8 +7,6 @@ import type { MiniflareOptions, WorkerOptions } from "miniflare";
 import type { WranglerConfig } from "../core/derive";
 import type { Registry, Version } from "./registry";
 import { currentVersion } from "./registry";
-
-export const FALLBACK_WORKER = "codex-local-fallback";
 
 export interface EnvironmentInputs {
   /** Derived configs by Worker name. */
@@ -50,25 +47,19 @@ export function liveEnvironments(
   return live.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
 }
 
-export function buildMiniflareOptions(
-  registry: Registry,
-  inputs: (environment: string) => EnvironmentInputs,
-  options: { port: number; live: LiveEnvironment[] },
-): MiniflareOptions {
-  const workers: WorkerOptions[] = [fallbackWorker(options.live)];
-  for (const env of options.live) {
-    const record = registry.environments[env.name];
-    const version = record && currentVersion(record);
-    if (!version) continue;
-    const input = inputs(env.name);
-    for (const worker of version.workers) {
-      const config = input.configs[worker.name];
-      if (!config) continue;
-      workers.push(workerOptions(worker, config, input, version));
-    }
+/**
+ * One environment's own Miniflare: its Workers, each bound to its siblings by name (so a binding
+ * cannot reach another environment's Workers: they live in another runtime), routed by Host
+ * header among themselves. It listens on a loopback port the OS picks; only the front server
+ * (front.ts) is reached from outside, and it forwards each request with its Host header.
+ */
+export function environmentOptions(version: Version, input: EnvironmentInputs): MiniflareOptions {
+  const workers: WorkerOptions[] = [];
+  for (const worker of version.workers) {
+    const config = input.configs[worker.name];
+    if (config) workers.push(workerOptions(worker, config, input, version));
   }
-  // CODEX_BIND_HOST=0.0.0.0 makes the environments reachable from outside a container.
-  return { host: process.env.CODEX_BIND_HOST || "127.0.0.1", port: options.port, workers };
+  return { host: "127.0.0.1", port: 0, workers };
 }
 
 function workerOptions(
@@ -94,6 +85,8 @@ function workerOptions(
     serviceBindings,
     routes: [`${worker.hostname}/*`],
   };
+  // Miniflare 4.20260426 gives every Worker's asset storage one name and keeps the first: two web
+  // Workers in one instance would both serve the first one's files. One web Worker per instance.
   if (worker.kind === "web" && config.assets?.binding) {
     options.assets = {
       directory: version.assetsDir,
@@ -103,33 +96,3 @@ function workerOptions(
   }
   return options;
 }
-
-/** Answers every host no environment claims: a 404 page that lists the live environments. */
-function fallbackWorker(live: LiveEnvironment[]): WorkerOptions {
-  return {
-    name: FALLBACK_WORKER,
-    modules: true,
-    script: FALLBACK_SCRIPT,
-    compatibilityDate: "2026-04-20",
-    bindings: { ENVIRONMENTS: JSON.stringify(live) },
-  };
-}
-
-const FALLBACK_SCRIPT = `
-const escape = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-export default {
-  fetch(request, env) {
-    const live = JSON.parse(env.ENVIRONMENTS);
-    const host = new URL(request.url).host;
-    const rows = live.map((e) => '<li><a href="' + escape(e.urls.web) + '">' + escape(e.name) + '</a> <small>' + escape(e.version) + '</small></li>').join("");
-    const body = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>No environment here</title></head><body>' +
-      '<h1>No environment at ' + escape(host) + '</h1>' +
-      (live.length ? '<p>Live environments:</p><ul>' + rows + '</ul>' : '<p>No environment is live. Run <code>pnpm preview-deploy --pr 1</code>.</p>') +
-      '</body></html>';
-    if ((request.headers.get("accept") || "").includes("application/json")) {
-      return Response.json({ error: "unknown_host", host, environments: live }, { status: 404 });
-    }
-    return new Response(body, { status: 404, headers: { "content-type": "text/html; charset=utf-8" } });
-  },
-};
-`;

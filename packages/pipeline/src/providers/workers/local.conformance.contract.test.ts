@@ -73,7 +73,7 @@ describeWorkerPlatform(
         );
         if (!live) return undefined;
         // The host must also route the environment's hosts to its Workers (the database may be
-        // missing, so /health may say "degraded"; the fallback would answer 404 unknown_host).
+        // missing, so /health may say "degraded"; an unrouted host gets 404 unknown_host).
         for (const url of Object.values(live.urls)) {
           const { body } = await health(port, url);
           const answered = (JSON.parse(body) as { environment?: string }).environment;

@@ -24,7 +24,7 @@ export interface DeployedEnvironment {
 
 /**
  * The Worker platform: deploys an environment's derived stack, lists, deletes and rolls back.
- * Local: one Miniflare on the resident host. Cloud: wrangler against Cloudflare.
+ * Local: one Miniflare per environment on the resident host. Cloud: wrangler against Cloudflare.
  */
 export interface WorkerPlatform {
   /** Builds and serves a new version; unchanged sources reuse the current one unless `rebuild`. */
