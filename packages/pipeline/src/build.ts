@@ -17,6 +17,12 @@ import { statePaths, writeFileAtomic, withLock, REPO_ROOT, type StatePaths } fro
  */
 export const BUILD_PATHS = statePaths(join(REPO_ROOT, ".codex"));
 
+/**
+ * Names the code hash vite's output in apps/web/.svelte-kit was built from; while it matches,
+ * builds reuse that output. Without it, the next build runs vite again.
+ */
+export const WEB_BUILD_MARKER = join(BUILD_PATHS.builds, "web-build.json");
+
 export const WORKER_DIRS: Record<WorkerKind, string> = {
   web: join(REPO_ROOT, "apps", "web"),
   auth: join(REPO_ROOT, "workers", "auth"),
@@ -155,8 +161,7 @@ export async function buildStack(
   const paths = BUILD_PATHS;
   return withLock(paths, "build", async () => {
     await stopOrphanBuilds(paths);
-    const marker = join(paths.builds, "web-build.json");
-    const built = await readFile(marker, "utf8").then(
+    const built = await readFile(WEB_BUILD_MARKER, "utf8").then(
       (t) => (JSON.parse(t) as { hash: string }).hash,
       () => "",
     );
@@ -175,7 +180,7 @@ export async function buildStack(
         "the web app's build (vite build)",
       );
       await writeFileAtomic(
-        marker,
+        WEB_BUILD_MARKER,
         JSON.stringify({ hash: code, builtAt: new Date().toISOString() }),
       );
     }

@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { BUILD_PATHS, WORKER_DIRS, buildStack, codeHash } from "../../build";
+import { BUILD_PATHS, WEB_BUILD_MARKER, WORKER_DIRS, buildStack, codeHash } from "../../build";
 import {
   deriveStack,
   loadStack,
@@ -263,7 +263,7 @@ export function cloudflareFromEnv(
 
 /** True when the web app's vite output on disk was built from the current sources. */
 async function webBuildIsCurrent(code: string): Promise<boolean> {
-  const marker = await readJson<{ hash?: string }>(join(BUILD_PATHS.builds, "web-build.json"))
+  const marker = await readJson<{ hash?: string }>(WEB_BUILD_MARKER)
     .then((m) => m?.hash)
     .catch(() => undefined);
   return (
