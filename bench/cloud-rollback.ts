@@ -4,7 +4,7 @@
  *
  * Method. Cloudflare and Neon cannot be reached here, so the real CLI drives the real wrangler
  * 4.86 against the recording Cloudflare stub, and Neon's client against the Neon stub with an
- * embedded Postgres behind it (packages/pipeline/test/stubs/). Two `production-deploy --target
+ * embedded Postgres behind it (packages/pipeline/src/testing/stubs/). Two `production-deploy --target
  * cloud` runs make two versions. Then, N times each (default 3; --quick 1), timed from spawn to
  * exit:
  *  (r) rollback on the machine that deployed, which recorded each deploy's versions
@@ -20,8 +20,8 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { startCloudflareStub } from "../packages/pipeline/test/stubs/cloudflare.ts";
-import { startNeonOnPostgres } from "../packages/pipeline/test/stubs/neon-postgres.ts";
+import { startCloudflareStub } from "../packages/pipeline/src/testing/stubs/cloudflare.ts";
+import { startNeonOnPostgres } from "../packages/pipeline/src/testing/stubs/neon-postgres.ts";
 import {
   CLI,
   REPO,

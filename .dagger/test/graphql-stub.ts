@@ -20,7 +20,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from "graphql";
-import { listenOnLoopback } from "../../packages/pipeline/test/stubs/listen";
+import { listenOnLoopback } from "../../packages/pipeline/src/testing/stubs/listen";
 
 /** One call in a chain, such as `withExec(args: [...])`. */
 export interface Op {

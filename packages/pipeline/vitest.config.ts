@@ -4,9 +4,9 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   test: {
     name: "pipeline",
-    include: ["src/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "test/conformance/**/*.test.ts"],
     // Contract tests run the real wrangler against recording stubs: minutes, not seconds.
-    exclude: ["src/**/*.contract.test.ts"],
+    exclude: ["**/*.contract.test.ts"],
     environment: "node",
     testTimeout: 60_000,
     hookTimeout: 120_000,

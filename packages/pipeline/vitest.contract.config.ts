@@ -5,7 +5,7 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   test: {
     name: "pipeline-contract",
-    include: ["src/**/*.contract.test.ts"],
+    include: ["src/**/*.contract.test.ts", "test/conformance/**/*.contract.test.ts"],
     environment: "node",
     fileParallelism: false,
     testTimeout: 180_000,

@@ -17,11 +17,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCloudflareStub, type CloudflareStub } from "../stubs/cloudflare";
-import { startGitHubStub, type GitHubStub } from "../stubs/github";
-import { redact, type NeonStub } from "../stubs/neon";
-import { startNeonOnPostgres, type NeonOnPostgres } from "../stubs/neon-postgres";
-import { startStripeStub, type StripeStub } from "../stubs/stripe";
+import { startCloudflareStub, type CloudflareStub } from "../../src/testing/stubs/cloudflare";
+import { startGitHubStub, type GitHubStub } from "../../src/testing/stubs/github";
+import { redact, type NeonStub } from "../../src/testing/stubs/neon";
+import { startNeonOnPostgres, type NeonOnPostgres } from "../../src/testing/stubs/neon-postgres";
+import { startStripeStub, type StripeStub } from "../../src/testing/stubs/stripe";
 import { descendants, waitUntilGone, type ProcessRecord } from "../../src/local/processes";
 import { Sandbox, type CliResult } from "./cli";
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { startStripeStub, type StripeStub } from "../../../test/stubs/stripe";
+import { startStripeStub, type StripeStub } from "../../testing/stubs/stripe";
 import { PRODUCTION, STAGING, previewEnvironment } from "../../core/environments";
 import { PipelineError } from "../../errors";
 import { assertTestKey } from "./shared";

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCloudflareStub, type CloudflareStub } from "../../../test/stubs/cloudflare";
+import { startCloudflareStub, type CloudflareStub } from "../../testing/stubs/cloudflare";
 import { deriveStack, loadStack, type DerivedStack } from "../../core/derive";
 import { previewEnvironment } from "../../core/environments";
 import { PipelineError } from "../../errors";

@@ -6,12 +6,12 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startCloudflareStub } from "../../../test/stubs/cloudflare";
-import { deriveStack, loadStack } from "../../core/derive";
-import { databaseName } from "../../core/environments";
-import { REPO_ROOT } from "../../local/state";
-import { CloudflareWorkerPlatform, releaseId } from "./cloudflare";
-import { describeWorkerPlatform } from "./conformance";
+import { startCloudflareStub } from "../../../src/testing/stubs/cloudflare";
+import { deriveStack, loadStack } from "../../../src/core/derive";
+import { databaseName } from "../../../src/core/environments";
+import { REPO_ROOT } from "../../../src/local/state";
+import { CloudflareWorkerPlatform, releaseId } from "../../../src/providers/workers/cloudflare";
+import { describeWorkerPlatform } from "./suite";
 
 // Built at run time so that no scanner mistakes the fixtures for real credentials.
 const token = (prefix: string) => prefix + randomBytes(12).toString("hex");

@@ -8,12 +8,12 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { vi } from "vitest";
-import { freePort } from "../../../test/integration/cli";
-import { databaseName } from "../../core/environments";
-import { ensureHost, hostStatus, stopHost } from "../../local/host-client";
-import { statePaths } from "../../local/state";
-import { describeWorkerPlatform } from "./conformance";
-import { LocalWorkerPlatform } from "./local";
+import { freePort } from "../../integration/cli";
+import { databaseName } from "../../../src/core/environments";
+import { ensureHost, hostStatus, stopHost } from "../../../src/local/host-client";
+import { statePaths } from "../../../src/local/state";
+import { describeWorkerPlatform } from "./suite";
+import { LocalWorkerPlatform } from "../../../src/providers/workers/local";
 
 /** GET /health of `url` from the host on `port`, addressed by Host header as a browser does. */
 function health(port: number, url: string): Promise<{ status: number; body: string }> {

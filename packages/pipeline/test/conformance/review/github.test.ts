@@ -1,15 +1,15 @@
 import { Octokit } from "@octokit/rest";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { startGitHubStub, type GitHubStub } from "../../../test/stubs/github";
-import { PipelineError } from "../../errors";
-import { describeReviewChannel, sampleSummary } from "./conformance";
+import { startGitHubStub, type GitHubStub } from "../../../src/testing/stubs/github";
+import { PipelineError } from "../../../src/errors";
+import { describeReviewChannel, sampleSummary } from "./suite";
 import {
   COMMENT_BODY_MAX,
   GitHubReviewChannel,
   githubFromEnv,
   type GitHubReviewChannelOptions,
-} from "./github";
-import { SUMMARY_MARKER } from "./shared";
+} from "../../../src/providers/review/github";
+import { SUMMARY_MARKER } from "../../../src/providers/review/shared";
 
 // Built by concatenation so that no scanner mistakes the fixtures for real credentials.
 const SECRET = "sk_" + "test_51GitHubReviewSecret";

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedServer, type EmbeddedServer } from "@codex/database/embedded";
-import { previewEnvironment } from "../../core/environments";
-import { describeDatabaseBranches } from "./conformance";
-import { LocalDatabaseBranches } from "./local";
+import { previewEnvironment } from "../../../src/core/environments";
+import { describeDatabaseBranches } from "./suite";
+import { LocalDatabaseBranches } from "../../../src/providers/database/local";
 
 // Our own server, not the run's shared one: the suite creates and drops databases named like
 // the local target's (main, main_tpl, pr_N), which must not meet other test files.

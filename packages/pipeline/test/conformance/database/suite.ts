@@ -13,9 +13,14 @@
  */
 import postgres from "postgres";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PRODUCTION, STAGING, previewEnvironment, type Environment } from "../../core/environments";
-import { PipelineError } from "../../errors";
-import type { DatabaseBranches } from "./shared";
+import {
+  PRODUCTION,
+  STAGING,
+  previewEnvironment,
+  type Environment,
+} from "../../../src/core/environments";
+import { PipelineError } from "../../../src/errors";
+import type { DatabaseBranches } from "../../../src/providers/database/shared";
 
 export interface DatabaseBranchesHarness {
   branches: DatabaseBranches;

@@ -25,11 +25,21 @@
  * that test then runs as `it.fails`. A test that cannot apply says why when it skips.
  */
 import { afterAll, beforeAll, describe, expect, it, type TestFunction } from "vitest";
-import { deriveStack, loadStack } from "../../core/derive";
-import { PRODUCTION, STAGING, previewEnvironment, type Environment } from "../../core/environments";
-import { PipelineError, type ErrorCode } from "../../errors";
-import { REPO_ROOT } from "../../local/state";
-import type { DeployResult, DeployedEnvironment, StackUrls, WorkerPlatform } from "./shared";
+import { deriveStack, loadStack } from "../../../src/core/derive";
+import {
+  PRODUCTION,
+  STAGING,
+  previewEnvironment,
+  type Environment,
+} from "../../../src/core/environments";
+import { PipelineError, type ErrorCode } from "../../../src/errors";
+import { REPO_ROOT } from "../../../src/local/state";
+import type {
+  DeployResult,
+  DeployedEnvironment,
+  StackUrls,
+  WorkerPlatform,
+} from "../../../src/providers/workers/shared";
 
 export interface WorkerPlatformHarness {
   platform: WorkerPlatform;

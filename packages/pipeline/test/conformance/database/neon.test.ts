@@ -5,16 +5,16 @@ import {
   startNeonStub,
   type NeonStub,
   type NeonStubOptions,
-} from "../../../test/stubs/neon";
-import { PRODUCTION, STAGING, previewEnvironment } from "../../core/environments";
-import { PipelineError } from "../../errors";
-import { describeDatabaseBranches } from "./conformance";
+} from "../../../src/testing/stubs/neon";
+import { PRODUCTION, STAGING, previewEnvironment } from "../../../src/core/environments";
+import { PipelineError } from "../../../src/errors";
+import { describeDatabaseBranches } from "./suite";
 import {
   NEON_SWEEP_COMMAND,
   NeonDatabaseBranches,
   neonFromEnv,
   type NeonDatabaseBranchesOptions,
-} from "./neon";
+} from "../../../src/providers/database/neon";
 
 const DAY_MS = 86_400_000;
 

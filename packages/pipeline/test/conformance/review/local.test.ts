@@ -2,10 +2,14 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { PipelineError } from "../../errors";
-import { describeReviewChannel, sampleSummary } from "./conformance";
-import { LocalReviewChannel, SUMMARY_HTML_FILE, SUMMARY_MARKDOWN_FILE } from "./local";
-import { renderHtml, renderMarkdown } from "./render";
+import { PipelineError } from "../../../src/errors";
+import { describeReviewChannel, sampleSummary } from "./suite";
+import {
+  LocalReviewChannel,
+  SUMMARY_HTML_FILE,
+  SUMMARY_MARKDOWN_FILE,
+} from "../../../src/providers/review/local";
+import { renderHtml, renderMarkdown } from "../../../src/providers/review/render";
 
 // Built by concatenation so that no scanner mistakes the fixtures for real credentials.
 const SECRET = "sk_" + "test_51LocalReviewSecret";
