@@ -43,6 +43,7 @@ const SOURCE_DIRS = [
   "workers/stripe-webhook-handler/src",
   "packages/database/src",
   "packages/observability/src",
+  "packages/worker-kit/src",
 ];
 const SOURCE_FILES = [
   "pnpm-lock.yaml",

@@ -40,6 +40,7 @@ const SOURCES = [
   "packages/database/src",
   "packages/database/drizzle",
   "packages/observability/src",
+  "packages/worker-kit/src",
   "pnpm-lock.yaml",
 ];
 

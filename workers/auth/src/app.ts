@@ -3,8 +3,9 @@ import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import { closeDb, createDb, type Database, entitlements, eq, sql, users } from "@codex/database";
+import { entitlements, eq, sql, users } from "@codex/database";
 import { hashPassword, verifyPassword } from "@codex/database/password";
+import { database, db, health, onError, type WorkerEnv } from "@codex/worker-kit";
 import type { Bindings } from "./env";
 import { checkLoginRateLimit, recordLoginAttempt } from "./rate-limit";
 import {
@@ -20,7 +21,7 @@ import { describeIssues, loginSchema, signupSchema } from "./validation";
 export const MAX_BODY_BYTES = 16 * 1024;
 const MIN_SECRET_LENGTH = 32;
 
-type AppEnv = { Bindings: Bindings; Variables: { db: Database } };
+type AppEnv = WorkerEnv & { Bindings: Bindings };
 type AppContext = Context<AppEnv>;
 
 // Compared against when an email is unknown, so that a miss costs as long as a wrong password.
@@ -28,31 +29,8 @@ let decoyHash: string | undefined;
 
 export const app = new Hono<AppEnv>();
 
-// The request's database connection is opened on first use and closed once the response is ready.
-app.use(async (c, next) => {
-  await next();
-  const database = c.get("db");
-  if (database) c.executionCtx.waitUntil(closeDb(database));
-});
-
-app.get("/health", async (c) => {
-  let database: "ok" | "unreachable" = "ok";
-  try {
-    await db(c).execute(sql`select 1`);
-  } catch (error) {
-    c.env.obs.warn("health: database unreachable", { error });
-    database = "unreachable";
-  }
-  return c.json(
-    {
-      status: database === "ok" ? "ok" : "degraded",
-      service: "auth",
-      environment: c.env.ENVIRONMENT ?? "unknown",
-      database,
-    },
-    database === "ok" ? 200 : 503,
-  );
-});
+app.use(database());
+app.get("/health", health("auth"));
 
 const limit = bodyLimit({
   maxSize: MAX_BODY_BYTES,
@@ -157,22 +135,7 @@ app.notFound((c) =>
   ),
 );
 
-app.onError((error) => {
-  if (error instanceof HTTPException) return error.getResponse();
-  // Anything else is ours: let withObservability log it and answer a stack-free 500.
-  throw error;
-});
-
-/** The request's database, opened on first use (and closed by the middleware above). */
-function db(c: AppContext): Database {
-  let database = c.get("db");
-  if (!database) {
-    if (!c.env.DATABASE_URL) throw new Error("DATABASE_URL is not set");
-    database = createDb(c.env.DATABASE_URL);
-    c.set("db", database);
-  }
-  return database;
-}
+app.onError(onError);
 
 function sessionSecret(c: AppContext): string {
   const secret = c.env.SESSION_SECRET;

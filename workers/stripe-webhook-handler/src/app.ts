@@ -1,8 +1,7 @@
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { HTTPException } from "hono/http-exception";
 import Stripe from "stripe";
-import { closeDb, createDb, type Database, sql } from "@codex/database";
+import { database, db, health, onError, type WorkerEnv } from "@codex/worker-kit";
 import { configurationProblem } from "./config";
 import type { Bindings } from "./env";
 import { processEvent } from "./events";
@@ -10,19 +9,13 @@ import { processEvent } from "./events";
 /** Stripe events are a few kilobytes; a megabyte leaves room for large invoices. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-type AppEnv = { Bindings: Bindings; Variables: { db: Database } };
-type AppContext = Context<AppEnv>;
+type AppEnv = WorkerEnv & { Bindings: Bindings };
 
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
 export const app = new Hono<AppEnv>();
 
-// The request's database connection is opened on first use and closed once the response is ready.
-app.use(async (c, next) => {
-  await next();
-  const db = c.get("db");
-  if (db) c.executionCtx.waitUntil(closeDb(db));
-});
+app.use(database());
 
 // A misconfigured Worker answers nothing but this, so that it can never act on events.
 app.use(async (c, next) => {
@@ -34,25 +27,7 @@ app.use(async (c, next) => {
   return next();
 });
 
-app.get("/health", async (c) => {
-  const db = open(c);
-  let database: "ok" | "unreachable" = "ok";
-  try {
-    await db.execute(sql`select 1`);
-  } catch (error) {
-    c.env.obs.warn("health: database unreachable", { error });
-    database = "unreachable";
-  }
-  return c.json(
-    {
-      status: database === "ok" ? "ok" : "degraded",
-      service: "stripe-webhook-handler",
-      environment: c.env.ENVIRONMENT ?? "unknown",
-      database,
-    },
-    database === "ok" ? 200 : 503,
-  );
-});
+app.get("/health", health("stripe-webhook-handler"));
 
 app.post(
   "/webhook",
@@ -100,7 +75,7 @@ app.post(
         400,
       );
     }
-    const result = await processEvent(open(c), event);
+    const result = await processEvent(db(c), event);
     c.env.obs.info("webhook processed", { eventId: event.id, type: event.type, ...result });
     return c.json({ received: true, ...result });
   },
@@ -110,18 +85,6 @@ app.all("/webhook", (c) => c.json({ error: "method_not_allowed", message: "use P
 
 app.notFound((c) => c.json({ error: "not_found" }, 404));
 
-app.onError((error) => {
-  if (error instanceof HTTPException) return error.getResponse();
-  // A database failure lands here: answering 500 makes Stripe retry, and the transaction
-  // has already rolled back, so the retry starts clean.
-  throw error;
-});
-
-function open(c: AppContext): Database {
-  let db = c.get("db");
-  if (!db) {
-    db = createDb(c.env.DATABASE_URL);
-    c.set("db", db);
-  }
-  return db;
-}
+// A database failure is rethrown: answering 500 makes Stripe retry, and the transaction has
+// already rolled back, so the retry starts clean.
+app.onError(onError);
