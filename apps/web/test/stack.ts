@@ -3,7 +3,7 @@
  * one Miniflare instance with the Workers wired to each other through service bindings.
  *
  * The web app's integration tests and the Playwright suite run against it. The pipeline's local
- * target (issue 4) serves the same bundles the same way, per environment.
+ * target serves the same bundles the same way, per environment.
  */
 import { execFile } from "node:child_process";
 import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";

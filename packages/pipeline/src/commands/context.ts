@@ -148,7 +148,7 @@ export function localContext(io: CommandIO): Context & { port: number } {
 }
 
 /**
- * The cloud target, configured from the environment (see the README's "Cloud set-up"):
+ * The cloud target, configured from the environment (see docs/cloud.md):
  * Cloudflare (CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_WORKERS_SUBDOMAIN), Neon
  * (NEON_API_KEY, NEON_PROJECT_ID), and optionally GitHub (GITHUB_TOKEN, GITHUB_REPOSITORY) and
  * Stripe (STRIPE_SECRET_KEY). Every required setting is checked here, before any request.
