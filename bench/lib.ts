@@ -14,21 +14,12 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../packages/database/src/embedded.ts";
-import * as build from "../packages/pipeline/src/build.ts";
-import { statePaths, withLock, type StatePaths } from "../packages/pipeline/src/local/state.ts";
+import { BUILD_PATHS, withLock } from "@codex/pipeline";
 
 export { freePort };
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI = join(REPO, "packages", "pipeline", "bin", "codex-pipeline.js");
-
-/**
- * Where the pipeline keeps the web build's lock and marker: the checkout's .codex/, shared by
- * every state folder, since apps/web/.svelte-kit is shared (BUILD_PATHS in build.ts).
- */
-export const BUILD_PATHS: StatePaths =
-  (build as unknown as { BUILD_PATHS?: StatePaths }).BUILD_PATHS ??
-  statePaths(join(REPO, ".codex"));
 
 /** Runs `fn` holding the pipeline's build lock, so that no build rewrites .svelte-kit meanwhile. */
 export function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {

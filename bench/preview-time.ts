@@ -36,8 +36,8 @@
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { BUILD_PATHS } from "@codex/pipeline";
 import {
-  BUILD_PATHS,
   REPO,
   createSandbox,
   failureReason,

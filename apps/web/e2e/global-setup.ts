@@ -20,7 +20,7 @@ export default async function globalSetup(): Promise<(() => Promise<void>) | und
   try {
     const databaseUrl = await server.createDatabase("e2e");
     await migrate(databaseUrl);
-    const environment = process.env.E2E_ENVIRONMENT ?? "preview-e2e";
+    const environment = process.env.E2E_ENVIRONMENT ?? "preview-1";
     const stack = await startStack({
       databaseUrl,
       environment,

@@ -53,7 +53,10 @@ export function liveEnvironments(
  * header among themselves. It listens on a loopback port the OS picks; only the front server
  * (front.ts) is reached from outside, and it forwards each request with its Host header.
  */
-export function environmentOptions(version: Version, input: EnvironmentInputs): MiniflareOptions {
+export function environmentOptions(
+  version: Pick<Version, "workers" | "assetsDir">,
+  input: EnvironmentInputs,
+): MiniflareOptions {
   const workers: WorkerOptions[] = [];
   for (const worker of version.workers) {
     const config = input.configs[worker.name];
@@ -66,7 +69,7 @@ function workerOptions(
   worker: Version["workers"][number],
   config: WranglerConfig,
   input: EnvironmentInputs,
-  version: Version,
+  version: Pick<Version, "assetsDir">,
 ): WorkerOptions {
   const vars: Record<string, string> = {};
   for (const [key, value] of Object.entries(config.vars ?? {})) {

@@ -1,0 +1,16 @@
+/**
+ * The pipeline's public entry, for code outside this package (the web app's tests, the
+ * benchmarks): the build, the per-environment derivation, and the Miniflare options the local
+ * target serves an environment with. The commands are reached through the codex-pipeline CLI.
+ */
+export { BUILD_PATHS, buildStack, codeHash, versionHash, type BuildResult } from "./build";
+export {
+  deriveStack,
+  loadStack,
+  type DerivedStack,
+  type WorkerKind,
+  type WranglerConfig,
+} from "./core/derive";
+export { localHostnames, parseEnvironment, PRODUCTION } from "./core/environments";
+export { environmentOptions, type EnvironmentInputs } from "./local/miniflare-options";
+export { REPO_ROOT, withLock } from "./local/state";
