@@ -1,11 +1,11 @@
-import { access, chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { freePort } from "@codex/database/embedded";
 import { stopHost } from "../local/host-client";
-import { spawnTracked } from "../local/processes";
 import { statePaths } from "../local/state";
 import { previewDeploy } from "./preview-deploy";
-import { join, relative } from "node:path";
+import { assertChromium, e2eSummary, runPlaywright, type E2eResult } from "../playwright";
+import { join } from "node:path";
 import { previewEnvironment } from "../core/environments";
 import { PipelineError, userError } from "../errors";
 import { readJson, REPO_ROOT } from "../local/state";
@@ -16,88 +16,6 @@ import { localContext, type CommandIO } from "./context";
 export interface E2eOptions {
   pr?: string;
   baseUrl?: string;
-}
-
-export interface E2eResult {
-  passed: number;
-  failed: number;
-  skipped: number;
-  durationMs: number;
-  reportDir: string;
-  screenshots: string[];
-}
-
-export async function assertChromium(): Promise<string> {
-  const path = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-  try {
-    await access(path);
-    return path;
-  } catch {
-    throw userError(
-      "CHROMIUM_MISSING",
-      `no Chromium at ${path}`,
-      "Install Debian's: `apt-get install -y chromium`, or set CHROMIUM_PATH to a Chromium binary.",
-    );
-  }
-}
-
-interface PlaywrightJson {
-  stats: { expected: number; unexpected: number; skipped: number; flaky: number; duration: number };
-}
-
-/** The e2e part of a summary, with paths relative to the summary's folder `dir`. */
-export function e2eSummary(dir: string, result: E2eResult): NonNullable<Summary["e2e"]> {
-  return {
-    passed: result.passed,
-    failed: result.failed,
-    skipped: result.skipped,
-    durationMs: result.durationMs,
-    reportDir: relative(dir, join(result.reportDir, "html", "index.html")),
-    screenshots: result.screenshots.map((s) => relative(dir, s)),
-  };
-}
-
-/** Runs the Playwright suite against `baseUrl` (or, without one, a fresh stack it serves itself). */
-export async function runPlaywright(
-  options: { baseUrl?: string; environment?: string; reportDir: string },
-  io: CommandIO,
-): Promise<E2eResult> {
-  const started = Date.now();
-  const env: NodeJS.ProcessEnv = { ...process.env, E2E_REPORT_DIR: options.reportDir };
-  if (options.baseUrl) env.E2E_BASE_URL = options.baseUrl;
-  else delete env.E2E_BASE_URL;
-  if (options.environment) env.E2E_ENVIRONMENT = options.environment;
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawnTracked("pnpm", ["--filter", "@codex/web", "exec", "playwright", "test"], {
-      cwd: REPO_ROOT,
-      env,
-    });
-    const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) io.out(`  ${line}`);
-    };
-    child.stdout.on("data", forward);
-    child.stderr.on("data", forward);
-    child.on("error", reject);
-    child.on("close", (c) => resolve(c ?? 1));
-  });
-  const report = JSON.parse(
-    await readFile(join(options.reportDir, "results.json"), "utf8").catch(() => "null"),
-  ) as PlaywrightJson | null;
-  if (!report)
-    throw new PipelineError("TESTS_FAILED", `Playwright ended (exit ${code}) without a report`);
-  const screenshotsDir = join(options.reportDir, "screenshots");
-  const screenshots = (await readdir(screenshotsDir).catch(() => [] as string[]))
-    .filter((f) => f.endsWith(".png"))
-    .sort()
-    .map((f) => join(screenshotsDir, f));
-  return {
-    passed: report.stats.expected + report.stats.flaky,
-    failed: report.stats.unexpected + (code !== 0 && report.stats.unexpected === 0 ? 1 : 0),
-    skipped: report.stats.skipped,
-    durationMs: Date.now() - started,
-    reportDir: options.reportDir,
-    screenshots,
-  };
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   type CommandIO,
   type Target,
 } from "./context";
-import { assertChromium, e2eSummary, runPlaywright } from "./e2e";
+import { assertChromium, e2eSummary, runPlaywright } from "../playwright";
 import { assertTestsPassed, countTests, runPlatformTests, testsOfSummary } from "./platform-tests";
 
 export interface PreviewDeployOptions {
