@@ -98,9 +98,16 @@ function fileChannel(paths: StatePaths, secrets: (environment: string) => Promis
   };
 }
 
-export function localContext(io: CommandIO): Context & { port: number } {
-  const paths = statePaths();
-  const port = configuredPort();
+/** Where the local target keeps its state and serves: CODEX_STATE_DIR and CODEX_PORT by default. */
+export interface LocalTarget {
+  paths: StatePaths;
+  port: number;
+}
+
+export function localContext(
+  io: CommandIO,
+  { paths, port }: LocalTarget = { paths: statePaths(), port: configuredPort() },
+): Context & { port: number } {
   const progress = new Progress({ write: io.out });
   const workers = new LocalWorkerPlatform(paths, port);
   let opened: Promise<{ status: HostStatus; database: LocalDatabaseBranches }> | undefined;
@@ -122,7 +129,7 @@ export function localContext(io: CommandIO): Context & { port: number } {
       opened ??= progress.step(
         "start the local host",
         async () => {
-          const status = await ensureHost(paths);
+          const status = await ensureHost(paths, port);
           return {
             status,
             database: new LocalDatabaseBranches(status.pgPort, (fn) =>
@@ -231,8 +238,8 @@ function knownSecrets(env: NodeJS.ProcessEnv, provided: Map<string, Record<strin
 }
 
 /** The context for `--target`. */
-export function contextFor(target: Target, io: CommandIO): Context {
-  return target === "cloud" ? cloudContext(io) : localContext(io);
+export function contextFor(target: Target, io: CommandIO, local?: LocalTarget): Context {
+  return target === "cloud" ? cloudContext(io) : localContext(io, local);
 }
 
 /** "local target" or "cloud target", for the first line a command prints. */

@@ -11,11 +11,13 @@ import { PipelineError, userError } from "../errors";
 import { readJson, REPO_ROOT } from "../local/state";
 import { formatDuration } from "../progress";
 import type { Summary } from "../providers/review/shared";
-import { localContext, type CommandIO } from "./context";
+import { localContext, type CommandIO, type LocalTarget } from "./context";
 
 export interface E2eOptions {
   pr?: string;
   baseUrl?: string;
+  /** The local target's state folder and port, when not CODEX_STATE_DIR and CODEX_PORT. */
+  local?: LocalTarget;
 }
 
 /**
@@ -25,27 +27,16 @@ export interface E2eOptions {
 async function e2eOnFreshPreview(io: CommandIO): Promise<E2eResult> {
   const dir = await mkdtemp(join(tmpdir(), "codex-e2e-"));
   await chmod(dir, 0o755); // as root, Postgres runs as `postgres` and must enter it
-  const port = await freePort();
-  const saved = { state: process.env.CODEX_STATE_DIR, port: process.env.CODEX_PORT };
-  process.env.CODEX_STATE_DIR = dir;
-  process.env.CODEX_PORT = String(port);
+  const local = { paths: statePaths(dir), port: await freePort() };
   try {
     io.out(`e2e: deploying a fresh local preview (state in ${dir})`);
-    const summary = await previewDeploy({ pr: "1", skipTests: true }, io);
-    const web = summary.urls?.web ?? `http://pr-1.localhost:${port}`;
-    return await e2e({ baseUrl: web }, io, summary.environment);
+    const summary = await previewDeploy({ pr: "1", skipTests: true, local }, io);
+    const web = summary.urls?.web ?? `http://pr-1.localhost:${local.port}`;
+    return await e2e({ baseUrl: web, local }, io, summary.environment);
   } finally {
-    await stopHost(statePaths(dir)).catch(() => false);
+    await stopHost(local.paths).catch(() => false);
     await rm(dir, { recursive: true, force: true });
-    restore("CODEX_STATE_DIR", saved.state);
-    restore("CODEX_PORT", saved.port);
   }
-}
-
-function restore(name: "CODEX_STATE_DIR" | "CODEX_PORT", value: string | undefined): void {
-  if (value !== undefined) process.env[name] = value;
-  else if (name === "CODEX_STATE_DIR") delete process.env.CODEX_STATE_DIR;
-  else delete process.env.CODEX_PORT;
 }
 
 /** e2e [--pr N | --base-url URL]: the Playwright suite; with --pr, its results join the summary. */
@@ -66,7 +57,7 @@ export async function e2e(
   const environment = options.pr === undefined ? undefined : previewEnvironment(options.pr);
   await assertChromium();
   if (!environment && options.baseUrl === undefined) return e2eOnFreshPreview(io);
-  const ctx = localContext(io);
+  const ctx = localContext(io, options.local);
   const { progress } = ctx;
   let baseUrl = options.baseUrl;
   let reportDir = join(REPO_ROOT, "reports", "e2e");

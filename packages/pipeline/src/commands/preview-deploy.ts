@@ -11,6 +11,7 @@ import {
   startSummary,
   targetLabel,
   type CommandIO,
+  type LocalTarget,
   type Target,
 } from "./context";
 import { assertChromium, e2eSummary, runPlaywright } from "../playwright";
@@ -25,6 +26,8 @@ export interface PreviewDeployOptions {
   /** Build new bundles even when nothing changed (a new version). */
   rebuild?: boolean;
   target?: Target;
+  /** The local target's state folder and port, when not CODEX_STATE_DIR and CODEX_PORT. */
+  local?: LocalTarget;
 }
 
 /**
@@ -38,7 +41,7 @@ export async function previewDeploy(
   // Validate everything before anything is created.
   const environment = previewEnvironment(options.pr);
   const stack = deriveStack(loadStack(REPO_ROOT), environment);
-  const ctx = contextFor(options.target ?? "local", io);
+  const ctx = contextFor(options.target ?? "local", io, options.local);
   const { progress } = ctx;
   const urls = ctx.workers.urls(environment);
   const summary = startSummary(ctx, environment.name, urls);

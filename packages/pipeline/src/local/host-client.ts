@@ -186,9 +186,8 @@ export async function checkHostPort(
 }
 
 /** The running host, started first when none runs (or when the one recorded has died). */
-export async function ensureHost(paths: StatePaths): Promise<HostStatus> {
+export async function ensureHost(paths: StatePaths, port = configuredPort()): Promise<HostStatus> {
   return withLock(paths, "host", async () => {
-    const port = configuredPort();
     const running = await checkHostPort(paths, port);
     if (running) return running;
     await stopOrphans(paths);
@@ -234,9 +233,9 @@ export async function ensureHost(paths: StatePaths): Promise<HostStatus> {
   });
 }
 
-export async function reloadHost(paths: StatePaths): Promise<HostStatus> {
+export async function reloadHost(paths: StatePaths, port?: number): Promise<HostStatus> {
   const info = await readHostInfo(paths);
-  if (!info || !alive(info.pid)) return ensureHost(paths);
+  if (!info || !alive(info.pid)) return ensureHost(paths, port);
   return control<HostStatus>(paths, info, "POST", "/reload");
 }
 

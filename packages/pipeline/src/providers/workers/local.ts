@@ -144,7 +144,7 @@ export class LocalWorkerPlatform implements WorkerPlatform {
       },
       this.lock,
     );
-    await reloadHost(this.paths);
+    await reloadHost(this.paths, this.port);
     for (const id of pruned) {
       await rm(join(this.paths.env(environment.name), "versions", id), {
         recursive: true,
@@ -187,7 +187,7 @@ export class LocalWorkerPlatform implements WorkerPlatform {
       this.lock,
     );
     // Reload even when it was not registered: a half-finished earlier cleanup may have left routes.
-    await reloadHost(this.paths);
+    await reloadHost(this.paths, this.port);
     await rm(this.paths.env(environment.name), { recursive: true, force: true });
     return existed;
   }
