@@ -205,7 +205,7 @@ export interface CliResult {
   steps: Step[];
 }
 
-/** "850 ms", "1.2 s", "1 min 5 s" (the pipeline's formatDuration) back to milliseconds. */
+/** "850 ms", "1.2 s", "1 min 5 s", "1 h 3 min" (the pipeline's formatDuration) back to milliseconds. */
 export function parseDuration(text: string): number | undefined {
   let m = /^(\d+) ms$/.exec(text);
   if (m) return Number(m[1]);
@@ -213,6 +213,8 @@ export function parseDuration(text: string): number | undefined {
   if (m) return Number(m[1]) * 1000;
   m = /^(\d+) min (\d+) s$/.exec(text);
   if (m) return Number(m[1]) * 60_000 + Number(m[2]) * 1000;
+  m = /^(\d+) h (\d+) min$/.exec(text);
+  if (m) return Number(m[1]) * 3_600_000 + Number(m[2]) * 60_000;
   return undefined;
 }
 

@@ -2,19 +2,13 @@
  * Progress for long commands: each step prints its name when it starts and its elapsed time when
  * it ends; a step still running says so every few seconds. Every command ends with a summary.
  */
+import { formatDuration } from "./core/format";
 import type { StepResult } from "./providers/review/shared";
 
 export interface ProgressOptions {
   write?: (line: string) => void;
   /** How often a running step reports its elapsed time. */
   tickMs?: number;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 /** The first line of an error's message: what a step's row says about its failure. */

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { previewEnvironment } from "../core/environments";
 import { PipelineError, userError } from "../errors";
 import { readJson, REPO_ROOT } from "../local/state";
-import { formatDuration } from "../progress";
+import { formatDuration } from "../core/format";
 import type { Summary } from "../providers/review/shared";
 import { localContext, type CommandIO, type LocalTarget } from "./context";
 

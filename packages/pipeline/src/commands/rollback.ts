@@ -1,6 +1,6 @@
 import { environmentFromFlags, PRODUCTION } from "../core/environments";
 import { withLock } from "../local/state";
-import { formatDuration } from "../progress";
+import { formatDuration } from "../core/format";
 import { contextFor, targetLabel, type CommandIO, type Target } from "./context";
 
 /** rollback [--to VERSION] [--pr N]: serve an earlier version again (production by default). */

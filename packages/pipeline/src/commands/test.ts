@@ -1,7 +1,8 @@
 import { spawnTracked } from "../local/processes";
 import { PipelineError } from "../errors";
 import { REPO_ROOT } from "../local/state";
-import { formatDuration, Progress } from "../progress";
+import { formatDuration } from "../core/format";
+import { Progress } from "../progress";
 import type { CommandIO } from "./context";
 import { assertTestsPassed, countTests, runPlatformTests } from "./platform-tests";
 

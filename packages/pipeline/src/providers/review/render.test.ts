@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, formatTestCounts, renderHtml, renderMarkdown } from "./render";
+import { formatTestCounts, renderHtml, renderMarkdown } from "./render";
 import { SUMMARY_MARKER, type Summary } from "./shared";
 
 // Built by concatenation so that no scanner mistakes the fixtures for real credentials.
@@ -58,27 +58,6 @@ function htmlSection(html: string, id: string): string {
   expect(match, `section ${id}`).not.toBeNull();
   return match![1]!;
 }
-
-describe("formatDuration", () => {
-  it.each([
-    [0, "0 ms"],
-    [850, "850 ms"],
-    [999.4, "999 ms"],
-    [999.6, "1.0 s"],
-    [1000, "1.0 s"],
-    [1234, "1.2 s"],
-    [12_345, "12.3 s"],
-    [59_949, "59.9 s"],
-    [59_950, "1 min 0 s"],
-    [125_000, "2 min 5 s"],
-    [3_780_000, "1 h 3 min"],
-    [-1, "–"],
-    [Number.NaN, "–"],
-    [Number.POSITIVE_INFINITY, "–"],
-  ])("%s ms reads %s", (ms, expected) => {
-    expect(formatDuration(ms)).toBe(expected);
-  });
-});
 
 describe("formatTestCounts", () => {
   it("says passed, failed, skipped and the time", () => {

@@ -6,6 +6,7 @@
  * Every string of the summary is scrubbed before it is formatted, so a secret is removed while it
  * is still whole (escaping or URL encoding would otherwise hide it from the scrubber).
  */
+import { formatDuration } from "../../core/format";
 import { createScrubber, scrubDeep } from "./scrub";
 import {
   SUMMARY_MARKER,
@@ -31,19 +32,6 @@ const STATUS_WORDS: Record<Summary["status"], string> = {
 
 // ---------------------------------------------------------------------------------------------
 // Formatting shared by both renderings
-
-/** "850 ms", "1.2 s", "2 min 5 s", "1 h 3 min"; "–" for a negative or non-finite value. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return "–";
-  // Rounded before choosing the unit, so 999.7 ms reads "1.0 s" and not "1000 ms".
-  if (Math.round(ms) < 1000) return `${Math.round(ms)} ms`;
-  const tenths = Math.round(ms / 100);
-  if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
-  const seconds = Math.round(ms / 1000);
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-}
 
 /** "42 passed, 0 failed, 1 skipped in 12.3 s", with errors outside the tests when there were any. */
 export function formatTestCounts(result: TestResult): string {
