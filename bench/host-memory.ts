@@ -30,7 +30,7 @@ import {
   mb,
   memoryOf,
   note,
-  processTree,
+  descendants,
   retriedNote,
   runBench,
   runCli,
@@ -94,7 +94,7 @@ async function sample(sandbox: Sandbox, previews: number, state: string): Promis
     totalKb: 0,
     totalPssKb: 0,
   };
-  for (const proc of processTree(info.pid)) {
+  for (const proc of [{ pid: info.pid, comm: "node" }, ...descendants(info.pid)]) {
     const m = memoryOf(proc.pid);
     s.totalKb += m.rssKb;
     s.totalPssKb += m.pssKb;

@@ -5,8 +5,7 @@
  *
  * Nothing here asserts anything: the benchmarks print figures.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -14,9 +13,19 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../packages/database/src/embedded.ts";
-import { BUILD_PATHS, withLock } from "@codex/pipeline";
+import {
+  BUILD_PATHS,
+  descendants,
+  isAlive,
+  killTracked,
+  run,
+  statePaths,
+  stopHost as stopPipelineHost,
+  withLock,
+  type StatePaths,
+} from "@codex/pipeline";
 
-export { freePort };
+export { freePort, descendants, isAlive as alive };
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI = join(REPO, "packages", "pipeline", "bin", "codex-pipeline.js");
@@ -99,7 +108,6 @@ export function note(line: string): void {
 
 const cleanups = new Map<number, () => Promise<void>>();
 let nextCleanup = 0;
-const children = new Set<ChildProcess>();
 
 /** Registers `fn` to run at exit (last registered runs first); returns a function to unregister. */
 export function onCleanup(fn: () => Promise<void>): () => void {
@@ -113,9 +121,7 @@ export function onCleanup(fn: () => Promise<void>): () => void {
 let cleaning: Promise<void> | undefined;
 function cleanupAll(): Promise<void> {
   cleaning ??= (async () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    }
+    killTracked("SIGTERM");
     const ids = [...cleanups.keys()].sort((a, b) => b - a);
     for (const id of ids) {
       const fn = cleanups.get(id);
@@ -277,41 +283,24 @@ export function retriedNote(): string[] {
   ];
 }
 
-function runCliOnce(sandbox: Sandbox, args: string[]): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        CODEX_STATE_DIR: sandbox.dir,
-        CODEX_PORT: String(sandbox.port),
-        NO_COLOR: "1",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.add(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-      if (verbose) process.stderr.write(c);
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-      if (verbose) process.stderr.write(c);
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const ms = performance.now() - started;
-      children.delete(child);
-      const result = { code: code ?? 1, ms, stdout, stderr, steps: parseSteps(stdout) };
-      if (result.code !== 0) {
-        const tail = `${stdout}\n${stderr}`.trim().split("\n").slice(-25).join("\n");
-        reject(new Error(`codex-pipeline ${args.join(" ")} exited ${result.code}:\n${tail}`));
-      } else resolvePromise(result);
-    });
+async function runCliOnce(sandbox: Sandbox, args: string[]): Promise<CliResult> {
+  const started = performance.now();
+  const result = await run(process.execPath, [CLI, ...args], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      CODEX_STATE_DIR: sandbox.dir,
+      CODEX_PORT: String(sandbox.port),
+      NO_COLOR: "1",
+    },
+    ...(verbose ? { onLine: (line: string) => process.stderr.write(`${line}\n`) } : {}),
   });
+  const { code, stdout, stderr } = result;
+  if (code !== 0) {
+    const tail = `${stdout}\n${stderr}`.trim().split("\n").slice(-25).join("\n");
+    throw new Error(`codex-pipeline ${args.join(" ")} exited ${code}:\n${tail}`);
+  }
+  return { code, ms: performance.now() - started, stdout, stderr, steps: parseSteps(stdout) };
 }
 
 export interface HostInfo {
@@ -329,139 +318,15 @@ export async function hostInfo(dir: string): Promise<HostInfo | undefined> {
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-export interface Proc {
-  pid: number;
-  ppid: number;
-  comm: string;
-  /** Start time in clock ticks since boot: with the pid, identifies a process (pids are reused). */
-  start: string;
-}
-
-function readProc(pid: number): Proc | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const close = stat.lastIndexOf(")");
-    const comm = stat.slice(stat.indexOf("(") + 1, close);
-    const rest = stat.slice(close + 2).split(" ");
-    return { pid, ppid: Number(rest[1]), comm, start: rest[19] ?? "" };
-  } catch {
-    return undefined;
-  }
-}
-
-export function processTable(): Map<number, Proc> {
-  const table = new Map<number, Proc>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const proc = readProc(Number(entry));
-    if (proc) table.set(proc.pid, proc);
-  }
-  return table;
-}
-
-/** `root` and all its descendants (walking ppid links in /proc). */
-export function processTree(root: number, table = processTable()): Proc[] {
-  const children = new Map<number, Proc[]>();
-  for (const proc of table.values()) {
-    const list = children.get(proc.ppid) ?? [];
-    list.push(proc);
-    children.set(proc.ppid, list);
-  }
-  const rootProc = table.get(root);
-  if (!rootProc) return [];
-  const out: Proc[] = [];
-  const queue = [rootProc];
-  for (let p = queue.shift(); p; p = queue.shift()) {
-    out.push(p);
-    queue.push(...(children.get(p.pid) ?? []));
-  }
-  return out;
-}
-
-function stillSame(proc: Proc): boolean {
-  return readProc(proc.pid)?.start === proc.start;
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function signal(proc: Proc, sig: NodeJS.Signals): void {
-  try {
-    if (stillSame(proc)) process.kill(proc.pid, sig);
-  } catch {
-    // Gone already.
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-export { sleep };
-
-async function waitGone(procs: Proc[], ms: number): Promise<Proc[]> {
-  const deadline = Date.now() + ms;
-  let left = procs.filter(stillSame);
-  while (left.length && Date.now() < deadline) {
-    await sleep(100);
-    left = left.filter(stillSame);
-  }
-  return left;
-}
-
-/** Processes started for the sandbox `dir`: its host (by environment and entry) and Postgres. */
-function sandboxProcesses(dir: string): Proc[] {
-  const found: Proc[] = [];
-  for (const proc of processTable().values()) {
-    try {
-      const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, "utf8");
-      if (cmdline.includes(`${join(dir, "pg")}`)) {
-        found.push(proc);
-        continue;
-      }
-      if (!cmdline.includes("host-main.ts")) continue;
-      const environ = readFileSync(`/proc/${proc.pid}/environ`, "utf8").split("\0");
-      if (environ.includes(`CODEX_STATE_DIR=${dir}`)) found.push(proc);
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  return found;
-}
-
 /**
  * Stops the sandbox's host the way the pipeline does (POST /shutdown, which stops Miniflare and
- * Postgres), then ends anything of its tree still alive, by pid: the host, then workerd and
- * Postgres (SIGINT to Postgres is its fast shutdown).
+ * Postgres, then whatever of its tree is left).
  */
 export async function stopHost(dir: string): Promise<void> {
-  const info = await hostInfo(dir);
-  const table = processTable();
-  const roots = new Map<number, Proc>();
-  for (const p of sandboxProcesses(dir)) roots.set(p.pid, p);
-  const hostProc = info ? table.get(info.pid) : undefined;
-  if (hostProc && roots.has(hostProc.pid)) roots.set(hostProc.pid, hostProc);
-  const tree = new Map<number, Proc>();
-  for (const root of roots.values()) {
-    for (const p of processTree(root.pid, table)) tree.set(p.pid, p);
-  }
-  if (!tree.size) return;
-  if (info && roots.has(info.pid)) {
-    await fetch(`http://127.0.0.1:${info.controlPort}/shutdown`, {
-      method: "POST",
-      signal: AbortSignal.timeout(5_000),
-    }).catch(() => undefined);
-  }
-  const hosts = [...tree.values()].filter((p) => roots.has(p.pid) && p.comm !== "postgres");
-  for (const p of await waitGone(hosts, 15_000)) signal(p, "SIGKILL");
-  let left = await waitGone([...tree.values()], 2_000);
-  for (const p of left) signal(p, p.comm === "postgres" ? "SIGINT" : "SIGTERM");
-  left = await waitGone(left, 5_000);
-  for (const p of left) signal(p, "SIGKILL");
+  await stopPipelineHost(statePaths(dir));
 }
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Memory {
   rssKb: number;

@@ -7,7 +7,8 @@ import { cp, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { DerivedStack, WorkerKind } from "./core/derive";
 import { PipelineError } from "./errors";
-import { killGroup, spawnTracked } from "./local/processes";
+import { exec } from "./exec";
+import { killGroup } from "./local/processes";
 import { statePaths, writeFileAtomic, withLock, REPO_ROOT, type StatePaths } from "./local/state";
 
 /**
@@ -91,32 +92,21 @@ export interface BuildResult {
  * Runs a build tool in its own process group, recorded in builds/active.json, so that a run
  * killed with SIGKILL leaves a trace the next run uses to stop the orphan before building.
  */
-async function exec(
-  paths: StatePaths,
-  command: string,
-  args: string[],
-  cwd: string,
-  what: string,
-): Promise<void> {
-  const child = spawnTracked(command, args, {
-    cwd,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
-  });
-  const pgid = child.pid ?? 0;
-  await recordActive(paths, pgid, true);
-  let output = "";
-  child.stdout.on("data", (c: Buffer) => (output = (output + c.toString("utf8")).slice(-20_000)));
-  child.stderr.on("data", (c: Buffer) => (output = (output + c.toString("utf8")).slice(-20_000)));
-  const code = await new Promise<number>((resolve) => {
-    child.on("error", () => resolve(1));
-    child.on("close", (c) => resolve(c ?? 1));
-  });
-  await recordActive(paths, pgid, false);
-  if (code !== 0) {
-    throw new PipelineError(
-      "BUILD_FAILED",
-      `${what} failed:\n${output.trim().split("\n").slice(-20).join("\n")}`,
+async function build(paths: StatePaths, args: string[], cwd: string, what: string): Promise<void> {
+  let pgid = 0;
+  try {
+    await exec(
+      "pnpm",
+      args,
+      { code: "BUILD_FAILED", what },
+      {
+        cwd,
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+        onStart: (group) => recordActive(paths, (pgid = group), true),
+      },
     );
+  } finally {
+    await recordActive(paths, pgid, false);
   }
 }
 
@@ -173,9 +163,8 @@ export async function buildStack(
     );
     // Configs do not change vite's output, so one web build serves every environment.
     if (built !== code || !present) {
-      await exec(
+      await build(
         paths,
-        "pnpm",
         ["exec", "vite", "build"],
         WORKER_DIRS.web,
         "the web app's build (vite build)",
@@ -191,9 +180,8 @@ export async function buildStack(
         const configPath = join(versionDir, "config", `${worker.kind}.json`);
         await writeFileAtomic(configPath, `${JSON.stringify(worker.config, null, 2)}\n`);
         const bundleDir = join(versionDir, worker.kind);
-        await exec(
+        await build(
           paths,
-          "pnpm",
           [
             "exec",
             "wrangler",

@@ -14,7 +14,7 @@ import { status } from "./commands/status";
 import { stop } from "./commands/stop";
 import { test } from "./commands/test";
 import { PipelineError, userError } from "./errors";
-import { killTracked } from "./local/processes";
+import { killTracked } from "./exec";
 
 const USAGE = `usage: codex-pipeline <command> [flags]
 

@@ -1,7 +1,8 @@
 /**
  * The pipeline's public entry, for code outside this package (the web app's tests, the
  * benchmarks): the build, the per-environment derivation, and the Miniflare options the local
- * target serves an environment with. The commands are reached through the codex-pipeline CLI.
+ * target serves an environment with, and the process and host helpers the benchmarks drive the CLI
+ * with. The commands are reached through the codex-pipeline CLI.
  */
 export { BUILD_PATHS, buildStack, codeHash, versionHash, type BuildResult } from "./build";
 export {
@@ -13,4 +14,7 @@ export {
 } from "./core/derive";
 export { localHostnames, parseEnvironment, PRODUCTION } from "./core/environments";
 export { environmentOptions, type EnvironmentInputs } from "./local/miniflare-options";
-export { REPO_ROOT, withLock } from "./local/state";
+export { killTracked, run } from "./exec";
+export { stopHost } from "./local/host-client";
+export { descendants, isAlive } from "./local/processes";
+export { REPO_ROOT, statePaths, withLock, type StatePaths } from "./local/state";

@@ -3,7 +3,7 @@ import { access, readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { CommandIO } from "./commands/context";
 import { PipelineError, userError } from "./errors";
-import { spawnTracked } from "./local/processes";
+import { run } from "./exec";
 import { REPO_ROOT } from "./local/state";
 import type { Summary } from "./providers/review/shared";
 
@@ -56,18 +56,12 @@ export async function runPlaywright(
   if (options.baseUrl) env.E2E_BASE_URL = options.baseUrl;
   else delete env.E2E_BASE_URL;
   if (options.environment) env.E2E_ENVIRONMENT = options.environment;
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawnTracked("pnpm", ["--filter", "@codex/web", "exec", "playwright", "test"], {
-      cwd: REPO_ROOT,
-      env,
-    });
-    const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) io.out(`  ${line}`);
-    };
-    child.stdout.on("data", forward);
-    child.stderr.on("data", forward);
-    child.on("error", reject);
-    child.on("close", (c) => resolve(c ?? 1));
+  const { code } = await run("pnpm", ["--filter", "@codex/web", "exec", "playwright", "test"], {
+    cwd: REPO_ROOT,
+    env,
+    onLine: (line) => {
+      if (line.trim()) io.out(`  ${line}`);
+    },
   });
   const report = JSON.parse(
     await readFile(join(options.reportDir, "results.json"), "utf8").catch(() => "null"),

@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { PipelineError } from "../errors";
+import { run } from "../exec";
 import { REPO_ROOT } from "../local/state";
-import { spawnTracked } from "../local/processes";
 import type { Summary, TestFailure, TestResult } from "../providers/review/shared";
 
 export const PLATFORM_PROJECTS = [
@@ -80,18 +80,13 @@ export async function runPlatformTests(
     };
     if (options.databaseUrl) env.TEST_DATABASE_URL = options.databaseUrl;
     const output: string[] = [];
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawnTracked("pnpm", args, { cwd: REPO_ROOT, env });
-      const forward = (chunk: Buffer) => {
-        for (const line of chunk.toString("utf8").split("\n")) {
-          output.push(line);
-          if (line.trim()) options.onLine?.(line);
-        }
-      };
-      child.stdout.on("data", forward);
-      child.stderr.on("data", forward);
-      child.on("error", reject);
-      child.on("close", (c) => resolve(c ?? 1));
+    const { code } = await run("pnpm", args, {
+      cwd: REPO_ROOT,
+      env,
+      onLine: (line) => {
+        output.push(line);
+        if (line.trim()) options.onLine?.(line);
+      },
     });
     const report = JSON.parse(
       await readFile(outputFile, "utf8").catch(() => "null"),

@@ -1,27 +1,16 @@
-import { spawnTracked } from "../local/processes";
 import { PipelineError } from "../errors";
+import { lastLines, run } from "../exec";
 import { REPO_ROOT } from "../local/state";
 import { formatDuration } from "../core/format";
 import { Progress } from "../progress";
 import type { CommandIO } from "./context";
 import { assertTestsPassed, countTests, runPlatformTests } from "./platform-tests";
 
-function runCheck(onLine: (line: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawnTracked("pnpm", ["run", "--silent", "check"], { cwd: REPO_ROOT });
-    const lines: string[] = [];
-    const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) lines.push(line);
-    };
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0) return resolve();
-      lines.slice(-30).forEach(onLine);
-      reject(new PipelineError("TESTS_FAILED", "lint, types or format failed (see above)"));
-    });
-  });
+async function runCheck(onLine: (line: string) => void): Promise<void> {
+  const result = await run("pnpm", ["run", "--silent", "check"], { cwd: REPO_ROOT });
+  if (result.code === 0) return;
+  lastLines(result.output, 30).forEach(onLine);
+  throw new PipelineError("TESTS_FAILED", "lint, types or format failed (see above)");
 }
 
 /**

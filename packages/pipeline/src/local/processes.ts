@@ -4,7 +4,6 @@
  * orphans and hold ports and files. We record them and stop them on the next run.
  * Linux only (/proc); elsewhere these are no-ops.
  */
-import { spawn, type ChildProcessWithoutNullStreams, type SpawnOptions } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 
 export interface ProcessRecord {
@@ -121,42 +120,4 @@ export async function waitUntilGone(pids: number[], timeoutMs = 10_000): Promise
 /** The name of a running process, or undefined when there is none. */
 export function processName(pid: number): string | undefined {
   return readStat(pid)?.comm;
-}
-
-// Process groups this command started and has not seen finish: stopped if it is interrupted.
-const running = new Set<number>();
-
-export function track(pgid: number): () => void {
-  running.add(pgid);
-  return () => running.delete(pgid);
-}
-
-/** Stops every tracked child group; for SIGINT and SIGTERM handlers. */
-export function killTracked(): void {
-  for (const pgid of running) killGroup(pgid);
-  running.clear();
-}
-
-/**
- * Spawns a command (stdin closed, output piped) as the leader of a process group of its own, and
- * tracks it until it ends: if this command is interrupted (SIGINT, SIGTERM), the handler stops it
- * and everything it started (wrangler's esbuild and workerd, vitest's workers, Playwright's
- * Chromium) with it, instead of leaving them running.
- */
-export function spawnTracked(
-  command: string,
-  args: readonly string[],
-  options: Omit<SpawnOptions, "detached" | "stdio"> = {},
-): ChildProcessWithoutNullStreams {
-  const child = spawn(command, [...args], {
-    ...options,
-    detached: process.platform !== "win32",
-    stdio: ["ignore", "pipe", "pipe"],
-  }) as unknown as ChildProcessWithoutNullStreams;
-  if (child.pid !== undefined) {
-    const untrack = track(child.pid);
-    child.once("close", untrack);
-    child.once("error", untrack);
-  }
-  return child;
 }

@@ -29,7 +29,7 @@ import {
 } from "../../core/environments";
 import { durationFromEnv } from "../../env";
 import { PipelineError, userError, type ErrorCode } from "../../errors";
-import { spawnTracked } from "../../local/processes";
+import { TIMED_OUT, run } from "../../exec";
 import { REPO_ROOT, readJson, statePaths, withLock, writeFileAtomic } from "../../local/state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "./shared";
 
@@ -76,8 +76,6 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-/** The exit code a command stopped by its timeout reports (as coreutils' timeout does). */
-export const TIMED_OUT = 124;
 /** How long one wrangler command may take: CODEX_WRANGLER_TIMEOUT_MS, 10 minutes by default. */
 const WRANGLER_TIMEOUT_MS = 600_000;
 
@@ -147,41 +145,8 @@ export interface CloudflareState {
   current: Record<string, string>;
 }
 
-/**
- * Spawns a command and collects its output; stdin is closed, so nothing can prompt. The command
- * runs in its own process group, so that a timeout stops wrangler and whatever it started.
- */
-export const runCommand: CommandRunner = (command, args, options) =>
-  new Promise((resolve) => {
-    const child = spawnTracked(command, args, { cwd: options.cwd, env: options.env });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            try {
-              if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-            } catch {
-              child.kill("SIGKILL");
-            }
-          }, options.timeoutMs);
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      resolve({ code: 127, stdout, stderr: stderr + error.message });
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      if (timedOut) {
-        const seconds = Math.round((options.timeoutMs ?? 0) / 1000);
-        resolve({ code: TIMED_OUT, stdout, stderr: `${stderr}\nno answer within ${seconds} s` });
-      } else resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
+/** Runs wrangler: exec.ts's runner, in a process group of its own that a timeout stops. */
+export const runCommand: CommandRunner = run;
 
 /** The combined id of one version per Worker. */
 export function releaseId(versions: readonly { versionId: string }[]): string {
