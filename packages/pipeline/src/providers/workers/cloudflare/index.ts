@@ -1,0 +1,407 @@
+/**
+ * The Worker platform on Cloudflare: the real `wrangler` CLI deploys each environment's derived
+ * configs, one Worker at a time in deploy order (auth, webhook, then web), so that every service
+ * binding names a Worker that already exists. Secrets travel in a `--secrets-file` (mode 0600, in
+ * a fresh temporary folder, removed whatever happens), never in argv.
+ *
+ * The folder keeps one concern per file: wrangler.ts runs the CLI, api.ts is the only place that
+ * speaks HTTP to Cloudflare's API, state.ts records the versions each deploy made (see there),
+ * rollback.ts goes back to one, and secrets.ts says which secrets a Worker gets.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BUILD_PATHS, WEB_BUILD_MARKER, WORKER_DIRS, buildStack, codeHash } from "../../../build";
+import type { DerivedStack, DerivedWorker, WorkerKind } from "../../../core/derive";
+import {
+  PRODUCTION,
+  checkEnvironment,
+  parseEnvironment,
+  type Environment,
+} from "../../../core/environments";
+import { durationFromEnv } from "../../../env";
+import { PipelineError, userError } from "../../../errors";
+import { readJson, statePaths, withLock } from "../../../local/state";
+import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "../shared";
+import { listScripts } from "./api";
+import { checkRollback, rollback } from "./rollback";
+import { secretValues, secretsFromEnv, secretsOf, type SecretSource } from "./secrets";
+import { StateFile, releaseId, type Release, type WorkerRecord } from "./state";
+import {
+  NOT_FOUND_CODES,
+  WRANGLER_FAILED,
+  WRANGLER_TIMEOUT_MS,
+  Wrangler,
+  describeExit,
+  listNames,
+  stripAnsi,
+  tail,
+  workerNames,
+  type CommandResult,
+  type WranglerOptions,
+} from "./wrangler";
+
+export { secretsFromEnv, releaseId };
+export type { CloudflareState } from "./state";
+export { runCommand, wranglerBin, type CommandResult, type CommandRunner } from "./wrangler";
+
+const VERSION_ID =
+  /Current Version ID:\s*([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/;
+const WORKERS_DEV_URL = /https:\/\/[a-z0-9-]+\.([a-z0-9-]+)\.workers\.dev/;
+
+export interface CloudflareOptions extends WranglerOptions {
+  /** The account's workers.dev subdomain: urls() are https://<name>.<subdomain>.workers.dev. */
+  workersSubdomain?: string;
+  /** The JSON file recording each environment's deployed versions (for rollback and list). */
+  stateFile?: string;
+  /** The secret values each environment's Workers get, besides DATABASE_URL. */
+  secrets?: SecretSource;
+  /**
+   * Runs `deploy` (the web Worker's) while the web app's vite output is current and nobody
+   * rebuilds it. The default takes build.ts's lock and reuses buildStack's vite step.
+   */
+  withWebBuild?: <T>(stack: DerivedStack, deploy: () => Promise<T>) => Promise<T>;
+}
+
+/**
+ * The platform from the environment: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (required),
+ * CLOUDFLARE_API_BASE_URL and CLOUDFLARE_WORKERS_SUBDOMAIN (optional). A secret NAME is read from
+ * NAME_<KIND> (NAME_PRODUCTION, NAME_STAGING, NAME_PREVIEW) when set, else from NAME, so that
+ * production's values need not be shared with previews.
+ */
+export function cloudflareFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<CloudflareOptions> = {},
+): CloudflareWorkerPlatform {
+  const required = (name: string): string => {
+    const value = env[name];
+    if (!value) {
+      throw userError(
+        "INVALID_ARGUMENT",
+        `${name} is not set: the cloud target needs it to deploy Workers`,
+        `Set ${name} (see the Cloudflare dashboard), or use --target local.`,
+      );
+    }
+    return value;
+  };
+  const apiToken = required("CLOUDFLARE_API_TOKEN");
+  const accountId = required("CLOUDFLARE_ACCOUNT_ID");
+  const secrets = (environment: Environment) => secretsFromEnv(env, environment);
+  return new CloudflareWorkerPlatform({
+    apiToken,
+    accountId,
+    ...(env.CLOUDFLARE_API_BASE_URL ? { apiBaseUrl: env.CLOUDFLARE_API_BASE_URL } : {}),
+    ...(env.CLOUDFLARE_WORKERS_SUBDOMAIN
+      ? { workersSubdomain: env.CLOUDFLARE_WORKERS_SUBDOMAIN }
+      : {}),
+    stateFile: join(statePaths(env.CODEX_STATE_DIR).root, "cloudflare.json"),
+    commandTimeoutMs: durationFromEnv("CODEX_WRANGLER_TIMEOUT_MS", WRANGLER_TIMEOUT_MS, env),
+    secrets,
+    ...overrides,
+  });
+}
+
+/** True when the web app's vite output on disk was built from the current sources. */
+async function webBuildIsCurrent(code: string): Promise<boolean> {
+  const marker = await readJson<{ hash?: string }>(WEB_BUILD_MARKER)
+    .then((m) => m?.hash)
+    .catch(() => undefined);
+  return (
+    marker === code && existsSync(join(WORKER_DIRS.web, ".svelte-kit", "cloudflare", "_worker.js"))
+  );
+}
+
+/**
+ * Runs `deploy` holding build.ts's build lock, once the vite output matches the sources: wrangler
+ * reads apps/web/.svelte-kit while it bundles and uploads, and nobody may rewrite it meanwhile.
+ * A stale output is rebuilt by buildStack (outside the lock, which buildStack takes itself).
+ */
+async function withCurrentWebBuild<T>(stack: DerivedStack, deploy: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const code = await codeHash();
+    const done = await withLock(BUILD_PATHS, "build", async () =>
+      (await webBuildIsCurrent(code)) ? { value: await deploy() } : undefined,
+    );
+    if (done) return done.value;
+    if (attempt > 0) {
+      throw new PipelineError(
+        "BUILD_FAILED",
+        "the web app's sources changed while it was being built for the deploy",
+        { hint: "Run the deploy again once the sources are settled." },
+      );
+    }
+    const scratch = await mkdtemp(join(tmpdir(), "codex-web-build-"));
+    try {
+      const web = { ...stack, workers: stack.workers.filter((w) => w.kind === "web") };
+      await buildStack(web, code, scratch);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+}
+
+export class CloudflareWorkerPlatform implements WorkerPlatform {
+  private readonly options: CloudflareOptions;
+  private readonly wrangler: Wrangler;
+  private readonly state: StateFile;
+
+  constructor(options: CloudflareOptions) {
+    if (!options.apiToken)
+      throw userError("INVALID_ARGUMENT", "a Cloudflare API token is required");
+    if (!options.accountId) {
+      throw userError("INVALID_ARGUMENT", "a Cloudflare account id is required");
+    }
+    this.options = options;
+    this.wrangler = new Wrangler(options);
+    this.state = new StateFile(options.stateFile ?? join(statePaths().root, "cloudflare.json"));
+  }
+
+  urls(environment: Environment): StackUrls {
+    const subdomain = this.options.workersSubdomain ?? this.state.readSync()?.subdomain;
+    if (!subdomain) {
+      throw userError(
+        "INVALID_ARGUMENT",
+        "the account's workers.dev subdomain is unknown until the first deploy",
+        "Set CLOUDFLARE_WORKERS_SUBDOMAIN (the <subdomain> of <name>.<subdomain>.workers.dev).",
+      );
+    }
+    const byKind = Object.fromEntries(
+      workerNames(environment).map(({ kind, name }) => [
+        kind,
+        `https://${name}.${subdomain}.workers.dev`,
+      ]),
+    ) as Record<WorkerKind, string>;
+    return { web: byKind.web, auth: byKind.auth, webhook: byKind.webhook };
+  }
+
+  /**
+   * Fails, naming it, when a secret some Worker of `stack` needs has no value, before anything
+   * is created. `supplied` names values the caller will provide itself before the deploy.
+   */
+  async checkSecrets(stack: DerivedStack, supplied: readonly string[] = []): Promise<void> {
+    const values = { ...(await secretValues(this.options.secrets, stack.environment)) };
+    for (const name of supplied) values[name] ??= "(supplied)";
+    for (const worker of stack.workers)
+      secretsOf(worker, values, "(the branch's URL)", stack.environment);
+  }
+
+  async deploy(
+    stack: DerivedStack,
+    options: { database: string; rebuild?: boolean },
+  ): Promise<DeployResult> {
+    // `rebuild` changes nothing here: every cloud deploy uploads, and vite reruns when sources change.
+    const environment = checkEnvironment(stack.environment);
+    if (typeof options.database !== "string" || options.database === "") {
+      throw userError("INVALID_ARGUMENT", `no database connection for ${environment.name}`);
+    }
+    const values = await secretValues(this.options.secrets, environment);
+    // Every secret is resolved before the first upload: a missing one must not leave half a stack.
+    const plans = stack.workers.map((worker) => ({
+      worker,
+      secrets: secretsOf(worker, values, options.database, environment),
+    }));
+    const withWebBuild = this.options.withWebBuild ?? withCurrentWebBuild;
+
+    const configs = await mkdtemp(join(tmpdir(), "codex-cloudflare-"));
+    const deployed: WorkerRecord[] = [];
+    try {
+      for (const [index, { worker, secrets }] of plans.entries()) {
+        try {
+          const upload = () => this.deployWorker(configs, worker, secrets);
+          const { versionId, url } = await (worker.kind === "web"
+            ? withWebBuild(stack, upload)
+            : upload());
+          const record: WorkerRecord = {
+            environment: environment.name,
+            worker: worker.name,
+            kind: worker.kind,
+            versionId,
+            at: new Date().toISOString(),
+            action: "deploy",
+            ...(url ? { url } : {}),
+          };
+          await this.state.update((state) => {
+            state.records.push(record);
+            const learned = url ? WORKERS_DEV_URL.exec(url)?.[1] : undefined;
+            if (learned) state.subdomain = learned;
+          });
+          deployed.push(record);
+        } catch (error) {
+          const rest = plans.slice(index + 1).map((p) => p.worker.name);
+          throw new PipelineError(
+            WRANGLER_FAILED,
+            `deploying ${environment.name} stopped at ${worker.name}: ` +
+              `deployed ${listNames(deployed.map((d) => d.worker))}; failed ${worker.name}; ` +
+              `not attempted ${listNames(rest)}.\n${(error as Error).message}`,
+            {
+              hint: `Run the deploy again: it redeploys every Worker of ${environment.name} in place.`,
+              cause: error,
+            },
+          );
+        }
+      }
+    } finally {
+      await rm(configs, { recursive: true, force: true });
+    }
+
+    const release: Release = {
+      environment: environment.name,
+      id: releaseId(deployed),
+      workers: deployed.map(({ kind, worker, versionId }) => ({ kind, worker, versionId })),
+      at: new Date().toISOString(),
+    };
+    await this.state.release(release);
+    // A Worker without workers.dev prints no URL; then only an explicit subdomain can name one.
+    const printed = (kind: WorkerKind) => deployed.find((d) => d.kind === kind)?.url ?? "";
+    const subdomain = this.options.workersSubdomain ?? (await this.state.read()).subdomain;
+    const urls = subdomain
+      ? this.urls(environment)
+      : { web: printed("web"), auth: printed("auth"), webhook: printed("webhook") };
+    return { version: release.id, urls, built: true };
+  }
+
+  /** One `wrangler deploy`, with the Worker's secrets in a 0600 file that never outlives it. */
+  private async deployWorker(
+    configs: string,
+    worker: DerivedWorker,
+    secrets: Record<string, string>,
+  ): Promise<{ versionId: string; url?: string }> {
+    const config = join(configs, `${worker.kind}.json`);
+    await writeFile(config, `${JSON.stringify(worker.config, null, 2)}\n`, { mode: 0o600 });
+    const secretsDir = await mkdtemp(join(tmpdir(), "codex-secrets-"));
+    let result: CommandResult;
+    try {
+      const secretsFile = join(secretsDir, "secrets.json");
+      await writeFile(secretsFile, JSON.stringify(secrets), { mode: 0o600, flag: "wx" });
+      result = await this.wrangler.run(worker.kind, [
+        "deploy",
+        "--config",
+        config,
+        "--secrets-file",
+        secretsFile,
+      ]);
+    } finally {
+      await rm(secretsDir, { recursive: true, force: true });
+    }
+    const versionId = VERSION_ID.exec(result.stdout)?.[1];
+    if (result.code !== 0 || !versionId) {
+      throw new PipelineError(
+        WRANGLER_FAILED,
+        `wrangler deploy of ${worker.name} ${describeExit(result)}:\n` +
+          tail(result, Object.values(secrets)),
+      );
+    }
+    const url = WORKERS_DEV_URL.exec(result.stdout)?.[0];
+    return { versionId, ...(url ? { url } : {}) };
+  }
+
+  /**
+   * Every environment with Workers on the account: what this machine recorded, merged with
+   * Cloudflare's own list of Workers, so that a fresh CI runner (which recorded nothing) still
+   * sees, sweeps and reports what earlier runs deployed.
+   */
+  async list(): Promise<DeployedEnvironment[]> {
+    const state = await this.state.read();
+    const remote = await listScripts(this.options);
+    const byName = new Map<string, DeployedEnvironment>();
+    for (const name of new Set(state.records.map((r) => r.environment))) {
+      const records = state.records.filter((r) => r.environment === name);
+      const releases = state.releases.filter((r) => r.environment === name);
+      // Rollback records carry no URL: each Worker's is the latest one recorded.
+      const latest = new Map(records.filter((r) => r.url).map((r) => [r.kind, r]));
+      const current = state.current[name];
+      byName.set(name, {
+        name,
+        ...(current ? { version: current } : {}),
+        versions: releases.map((r) => r.id),
+        urls: {
+          web: latest.get("web")?.url ?? "",
+          auth: latest.get("auth")?.url ?? "",
+          webhook: latest.get("webhook")?.url ?? "",
+        },
+        updatedAt: records.at(-1)?.at ?? "",
+      });
+    }
+    for (const script of remote) {
+      const owner = this.ownerOf(script.name);
+      if (!owner) continue;
+      const known = byName.get(owner.name);
+      if (known) {
+        if (script.modifiedOn > known.updatedAt) known.updatedAt = script.modifiedOn;
+        continue;
+      }
+      byName.set(owner.name, {
+        name: owner.name,
+        versions: [],
+        urls: this.options.workersSubdomain ? this.urls(owner) : { web: "", auth: "", webhook: "" },
+        updatedAt: script.modifiedOn,
+      });
+    }
+    // Recorded here but gone from Cloudflare (deleted elsewhere): not deployed any more.
+    const existing = new Set(remote.map((r) => r.name));
+    return [...byName.values()].filter((env) => {
+      const names = workerNames(parseEnvironment(env.name)).map((n) => n.name);
+      return names.some((n) => existing.has(n));
+    });
+  }
+
+  /** The environment whose Worker is called `name`, by this checkout's naming; or undefined. */
+  private ownerOf(name: string): Environment | undefined {
+    for (const { name: production } of workerNames(PRODUCTION)) {
+      const base = production.slice(0, -`-${PRODUCTION.name}`.length);
+      if (!name.startsWith(`${base}-`)) continue;
+      try {
+        return parseEnvironment(name.slice(base.length + 1));
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  async delete(environment: Environment): Promise<boolean> {
+    const env = checkEnvironment(environment);
+    const state = await this.state.read();
+    // The names the configs give now, and any a past deploy recorded under another name.
+    const targets = new Map<string, WorkerKind>();
+    for (const { kind, name } of workerNames(env)) targets.set(name, kind);
+    for (const r of state.records) if (r.environment === env.name) targets.set(r.worker, r.kind);
+    // The reverse of deploy order: nothing binds to web, and its siblings go only after it.
+    const order: WorkerKind[] = ["web", "webhook", "auth"];
+    const sorted = [...targets].sort((a, b) => order.indexOf(a[1]) - order.indexOf(b[1]));
+
+    let existed = false;
+    const deleted: string[] = [];
+    for (const [index, [name, kind]] of sorted.entries()) {
+      const result = await this.wrangler.run(kind, ["delete", "--name", name, "--force"]);
+      if (result.code === 0) {
+        existed = true;
+        deleted.push(name);
+      } else if (!NOT_FOUND_CODES.test(stripAnsi(result.stdout + result.stderr))) {
+        throw new PipelineError(
+          WRANGLER_FAILED,
+          `deleting ${env.name} stopped at ${name}: deleted ${listNames(deleted)}; failed ${name}; ` +
+            `not attempted ${listNames(sorted.slice(index + 1).map(([n]) => n))}.\n` +
+            `wrangler delete ${describeExit(result)}:\n${tail(result, [])}`,
+          { hint: `Run the cleanup again: Workers already gone count as deleted.` },
+        );
+      }
+    }
+    await this.state.forget(env.name);
+    return existed;
+  }
+
+  /** What rollback.ts works with. */
+  private get parts(): { state: StateFile; wrangler: Wrangler } {
+    return { state: this.state, wrangler: this.wrangler };
+  }
+
+  async checkRollback(environment: Environment, to?: string): Promise<void> {
+    await checkRollback(this.parts, checkEnvironment(environment), to);
+  }
+
+  rollback(environment: Environment, to?: string): Promise<{ from: string; to: string }> {
+    return rollback(this.parts, checkEnvironment(environment), to);
+  }
+}
