@@ -23,6 +23,7 @@ import {
   showInput,
   type Environment,
 } from "../../core/environments";
+import { createScrubber } from "../../core/scrub";
 import { PipelineError, userError, type ErrorCode, type ErrorKind } from "../../errors";
 import type { Branch, BranchInfo, DatabaseBranches } from "./shared";
 
@@ -106,7 +107,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class NeonDatabaseBranches implements DatabaseBranches {
   // Private fields stay out of util.inspect and JSON.stringify: the client's headers hold the key.
   readonly #client: Api<unknown>;
-  readonly #apiKey: string;
+  readonly #scrub: (text: string) => string;
   readonly #projectId: string;
   readonly #apiHost: string;
   readonly #databaseName: string;
@@ -143,7 +144,7 @@ export class NeonDatabaseBranches implements DatabaseBranches {
       );
     }
     this.#apiHost = parseApiHost(options.apiHost ?? NEON_API_HOST_DEFAULT);
-    this.#apiKey = options.apiKey;
+    this.#scrub = createScrubber([options.apiKey]);
     this.#projectId = options.projectId;
     this.#databaseName = options.databaseName ?? "neondb";
     this.#roleName = options.roleName ?? "neondb_owner";
@@ -452,7 +453,7 @@ export class NeonDatabaseBranches implements DatabaseBranches {
       } catch (error) {
         // Anything but an HTTP client error is a bug of ours: let it surface as it is.
         if (!isHttpClientError(error)) throw error;
-        failure = describeFailure(error, (text) => this.#scrub(text));
+        failure = describeFailure(error, this.#scrub);
       }
       if (failure.status === 404 && options.onMissing && !mentionsProject(failure)) {
         return options.onMissing();
@@ -477,10 +478,6 @@ export class NeonDatabaseBranches implements DatabaseBranches {
   #backoff(attempt: number): number {
     const ceiling = Math.min(MAX_BACKOFF_MS, this.#baseDelayMs * 2 ** (attempt - 1));
     return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-  }
-
-  #scrub(text: string): string {
-    return text.split(this.#apiKey).join("[REDACTED]");
   }
 
   #error(what: string, failure: Failure, attempts: number, projectScoped: boolean): PipelineError {

@@ -12,7 +12,7 @@ import { Octokit } from "@octokit/rest";
 import { parseEnvironment, showInput } from "../../core/environments";
 import { userError } from "../../errors";
 import { renderMarkdown } from "./render";
-import { createScrubber, scrubDeep } from "./scrub";
+import { createScrubber, scrubDeep } from "../../core/scrub";
 import { SUMMARY_MARKER, type ReviewChannel, type StepResult, type Summary } from "./shared";
 
 /** The API of github.com; GitHub Enterprise Server and GHE.com have their own (`GITHUB_API_URL`). */

@@ -7,7 +7,7 @@
  * is still whole (escaping or URL encoding would otherwise hide it from the scrubber).
  */
 import { formatDuration } from "../../core/format";
-import { createScrubber, scrubDeep } from "./scrub";
+import { createScrubber, scrubDeep } from "../../core/scrub";
 import {
   SUMMARY_MARKER,
   type StepResult,

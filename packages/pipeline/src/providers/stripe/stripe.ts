@@ -6,6 +6,7 @@
  */
 import Stripe from "stripe";
 import { checkEnvironment, showInput, type Environment } from "../../core/environments";
+import { createScrubber } from "../../core/scrub";
 import { PipelineError, userError } from "../../errors";
 import { assertTestKey, type PreviewWebhooks } from "./shared";
 
@@ -112,11 +113,7 @@ export class StripePreviewWebhooks implements PreviewWebhooks {
       return await run();
     } catch (error) {
       if (error instanceof PipelineError) throw error;
-      const scrub = (text: string) =>
-        text
-          .split(this.#secretKey)
-          .join("[REDACTED]")
-          .replace(/\b(?:sk|rk)_\w+/g, "[REDACTED]");
+      const scrub = createScrubber([this.#secretKey], [/\b(?:sk|rk)_\w+/g]);
       const message = scrub(error instanceof Error ? error.message : String(error));
       if (error instanceof Stripe.errors.StripeAuthenticationError) {
         throw userError(

@@ -57,6 +57,11 @@ describe("scrub", () => {
     expect(scrub(text, [])).toBe(text);
   });
 
+  it("catches a secret URL's password on its own, and secrets known only by their shape", () => {
+    expect(scrub("pw hunter2!", ["postgres://app:hunter2@db/main"])).toBe(`pw ${REDACTED}!`);
+    expect(createScrubber([], [/\bsk_\w+/g])("key sk_test_abc")).toBe(`key ${REDACTED}`);
+  });
+
   it("is idempotent", () => {
     const once = scrub(`postgres://app:${TOKEN}@db/main ${TOKEN}`, [TOKEN]);
     expect(scrub(once, [TOKEN])).toBe(once);

@@ -10,12 +10,17 @@ const URL_CREDENTIALS = /([A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/)[^\s/?#]*@/g;
 
 /**
  * Returns a function that replaces every known secret value in a text with `[REDACTED]`, then
- * strips credentials from every URL. A secret is also caught percent-encoded, the way a password
- * sits inside a connection string. Blank values are ignored: they would match everywhere.
+ * every match of `patterns` (secrets known by their shape only), then strips credentials from
+ * every URL. A secret is also caught percent-encoded, the way a password sits inside a
+ * connection string, and a secret URL's password on its own. Blank values are ignored: they
+ * would match everywhere. The one scrubber of the pipeline: every provider uses it.
  */
-export function createScrubber(secrets: readonly string[]): (text: string) => string {
+export function createScrubber(
+  secrets: readonly string[],
+  patterns: readonly RegExp[] = [],
+): (text: string) => string {
   const needles = new Set<string>();
-  for (const secret of secrets) {
+  for (const secret of [...secrets, ...secrets.map(passwordOf)]) {
     if (secret.trim() === "") continue;
     needles.add(secret);
     needles.add(encodeURIComponentSafe(secret));
@@ -33,8 +38,9 @@ export function createScrubber(secrets: readonly string[]): (text: string) => st
           "g",
         );
   return (text) => {
-    const withoutSecrets = pattern ? text.replace(pattern, REDACTED) : text;
-    return withoutSecrets.replace(URL_CREDENTIALS, `$1${REDACTED}@`);
+    let out = pattern ? text.replace(pattern, REDACTED) : text;
+    for (const shape of patterns) out = out.replace(shape, REDACTED);
+    return out.replace(URL_CREDENTIALS, `$1${REDACTED}@`);
   };
 }
 
@@ -64,6 +70,15 @@ function scrubValue(value: unknown, scrubber: (text: string) => string): unknown
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** The decoded password of a URL (a connection string), or "" when there is none. */
+function passwordOf(secret: string): string {
+  try {
+    return decodeURIComponent(new URL(secret).password);
+  } catch {
+    return ""; // not a URL, or a password that does not decode
+  }
 }
 
 // encodeURIComponent throws on a lone surrogate; such a secret is still caught raw.
