@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { WORKER_DIRS } from "../../../build";
 import { deriveStack, loadStack, type WorkerKind } from "../../../core/derive";
 import type { Environment } from "../../../core/environments";
+import { createScrubber } from "../../../core/scrub";
 import type { ErrorCode } from "../../../errors";
 import { TIMED_OUT, run } from "../../../exec";
 import { REPO_ROOT } from "../../../local/state";
@@ -131,21 +132,7 @@ export function stripAnsi(text: string): string {
  * database URL's password on its own) replaced, should wrangler ever echo one.
  */
 export function tail(result: CommandResult, secrets: readonly string[]): string {
-  const hidden = new Set<string>();
-  for (const value of secrets) {
-    if (value.length >= 4) hidden.add(value);
-    try {
-      const password = decodeURIComponent(new URL(value).password);
-      if (password.length >= 4) hidden.add(password);
-    } catch {
-      // Not a URL: nothing more to hide.
-    }
-  }
-  let text = stripAnsi(`${result.stdout}\n${result.stderr}`);
-  for (const value of [...hidden].sort((a, b) => b.length - a.length)) {
-    text = text.split(value).join("[redacted]");
-  }
-  return text
+  return createScrubber(secrets)(stripAnsi(`${result.stdout}\n${result.stderr}`))
     .split("\n")
     .map((line) => line.trimEnd())
     .filter(Boolean)
