@@ -6,8 +6,11 @@ import {
   branchName,
   checkEnvironment,
   databaseName,
+  environmentFromBranch,
+  environmentFromDatabase,
   environmentFromFlags,
   environmentFromHostname,
+  environmentFromWorker,
   localHostnames,
   parseEnvironment,
   previewEnvironment,
@@ -220,6 +223,56 @@ describe("branchName and databaseName", () => {
     expect(databaseName(env)).toBe(database);
     // A Postgres identifier that needs no quoting, well under NAMEDATALEN (63).
     expect(databaseName(env)).toMatch(/^[a-z_][a-z0-9_]{0,62}$/);
+  });
+});
+
+describe("names read back", () => {
+  const bases = ["codex-web", "auth-worker", "stripe-webhook-handler"];
+
+  it.each<Environment>([production, staging, preview7, previewEnvironment(MAX_PR)])(
+    "round-trips %j",
+    (env) => {
+      expect(environmentFromBranch(branchName(env))).toEqual(env);
+      expect(environmentFromDatabase(databaseName(env))).toEqual(env);
+      for (const base of bases) {
+        expect(environmentFromWorker(workerName(base, env), bases)).toEqual(env);
+      }
+    },
+  );
+
+  it.each([
+    "",
+    "dev",
+    "pr-0",
+    "pr-01",
+    "pr-1;drop",
+    `pr-${MAX_PR + 1}`,
+    "pr_7",
+    "preview-7",
+    "Staging",
+  ])("does not claim the branch %j", (name) => {
+    expect(environmentFromBranch(name)).toBeUndefined();
+  });
+
+  it.each(["", "postgres", "template1", "pr_0", "pr_x", `pr_${MAX_PR + 1}`, "pr-7", "main_copy"])(
+    "does not claim the database %j",
+    (name) => {
+      expect(environmentFromDatabase(name)).toBeUndefined();
+    },
+  );
+
+  it.each([
+    "codex-web",
+    "codex-web-",
+    "codex-web-main",
+    "codex-web-preview-0",
+    "codex-web-preview-01",
+    "codex-web-pr-7",
+    "other-worker-production",
+    "other-preview-7",
+    "auth-worker-staging-2",
+  ])("does not claim the Worker %j", (name) => {
+    expect(environmentFromWorker(name, bases)).toBeUndefined();
   });
 });
 

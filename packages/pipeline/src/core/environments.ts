@@ -67,16 +67,29 @@ export function previewEnvironment(pr: string | number): Environment {
       `Pass the pull request number as plain digits between 1 and ${MAX_PR}, for example --pr 123.`,
     );
   }
-  return { name: `preview-${n}`, kind: "preview", pr: n };
+  return preview(n);
+}
+
+function preview(pr: number): Environment {
+  return { name: `preview-${pr}`, kind: "preview", pr };
+}
+
+/**
+ * The environment whose name ends `name` after `prefix` ("main" is production, "staging" is
+ * staging, `<prefix><N>` is preview N), or undefined when it is none of ours.
+ */
+function environmentAfter(prefix: string, name: string, main: string): Environment | undefined {
+  if (typeof name !== "string") return undefined;
+  if (name === main) return { ...PRODUCTION };
+  if (name === "staging") return { ...STAGING };
+  const pr = name.startsWith(prefix) ? parsePr(name.slice(prefix.length)) : undefined;
+  return pr === undefined ? undefined : preview(pr);
 }
 
 /** Parses an environment name: "production", "staging" or "preview-<N>". */
 export function parseEnvironment(name: string): Environment {
-  if (name === "production") return { ...PRODUCTION };
-  if (name === "staging") return { ...STAGING };
-  const pr =
-    typeof name === "string" && name.startsWith("preview-") ? parsePr(name.slice(8)) : undefined;
-  if (pr !== undefined) return { name: `preview-${pr}`, kind: "preview", pr };
+  const environment = environmentAfter("preview-", name, "production");
+  if (environment) return environment;
   throw userError(
     "INVALID_ENVIRONMENT",
     `unknown environment "${showInput(name)}": expected ${ENVIRONMENT_FORMS}`,
@@ -103,18 +116,22 @@ export function environmentFromFlags(flags: { pr?: string; environment?: string 
 }
 
 /**
- * Re-validates an Environment that may have been built by hand (or read back from state), so
- * that every name derived from it is derived from a checked value.
+ * Checks an Environment that may have been built by hand (or read back from state), so that every
+ * name derived from it is derived from a checked value. A value the parsers made passes as it is,
+ * without parsing its name again; the name is parsed only to say what is wrong with one.
  */
 export function checkEnvironment(env: Environment): Environment {
-  const parsed = parseEnvironment(env.name);
-  if (parsed.kind !== env.kind || parsed.pr !== env.pr) {
-    throw userError(
-      "INVALID_ENVIRONMENT",
-      `inconsistent environment: name "${showInput(env.name)}", kind "${showInput(env.kind)}", pr ${showInput(env.pr)}`,
-    );
-  }
-  return parsed;
+  const { name, kind, pr } = env;
+  const valid =
+    kind === "preview"
+      ? typeof pr === "number" && parsePr(pr) === pr && name === `preview-${pr}`
+      : (kind === "production" || kind === "staging") && pr === undefined && name === kind;
+  if (valid) return env;
+  parseEnvironment(name);
+  throw userError(
+    "INVALID_ENVIRONMENT",
+    `inconsistent environment: name "${showInput(name)}", kind "${showInput(kind)}", pr ${showInput(pr)}`,
+  );
 }
 
 /** The Worker name of `baseName` in `env`: `<base>-production`, `<base>-staging`, `<base>-preview-<N>`. */
@@ -138,12 +155,38 @@ export function workerName(baseName: string, env: Environment): string {
   return name;
 }
 
-/** The Neon branch of `env`. Production is the project's default branch, "main". */
-export function branchName(env: Environment): string {
+/**
+ * The environment of the Worker called `name` (workerName's inverse), given the stack's base
+ * names, or undefined when it is none of ours.
+ */
+export function environmentFromWorker(
+  name: string,
+  baseNames: readonly string[],
+): Environment | undefined {
+  for (const base of baseNames) {
+    const environment = name.startsWith(`${base}-`)
+      ? environmentAfter("preview-", name.slice(base.length + 1), "production")
+      : undefined;
+    if (environment) return environment;
+  }
+  return undefined;
+}
+
+/** "main" for production, "staging", or `<prefix><N>` for preview N: environmentAfter's inverse. */
+function labelOf(env: Environment, prefix: string): string {
   const checked = checkEnvironment(env);
   if (checked.kind === "production") return "main";
-  if (checked.kind === "staging") return "staging";
-  return `pr-${checked.pr}`;
+  return checked.kind === "staging" ? "staging" : `${prefix}${checked.pr}`;
+}
+
+/** The Neon branch of `env`. Production is the project's default branch, "main". */
+export function branchName(env: Environment): string {
+  return labelOf(env, "pr-");
+}
+
+/** The environment whose Neon branch is `name` (branchName's inverse), or undefined if none. */
+export function environmentFromBranch(name: string): Environment | undefined {
+  return environmentAfter("pr-", name, "main");
 }
 
 /**
@@ -151,10 +194,12 @@ export function branchName(env: Environment): string {
  * needs no quoting in `CREATE DATABASE ... TEMPLATE` and cannot inject anything.
  */
 export function databaseName(env: Environment): string {
-  const checked = checkEnvironment(env);
-  if (checked.kind === "production") return "main";
-  if (checked.kind === "staging") return "staging";
-  return `pr_${checked.pr}`;
+  return labelOf(env, "pr_");
+}
+
+/** The environment whose local database is `name` (databaseName's inverse), or undefined if none. */
+export function environmentFromDatabase(name: string): Environment | undefined {
+  return environmentAfter("pr_", name, "main");
 }
 
 /** The local target's hosts of one environment, all served on one port and routed by Host header. */
@@ -172,7 +217,7 @@ export function localHostnames(env: Environment): Hostnames {
   if (checked.kind === "production") {
     return { web: "localhost", auth: "auth.localhost", webhook: "webhook.localhost" };
   }
-  const label = checked.kind === "staging" ? "staging" : `pr-${checked.pr}`;
+  const label = branchName(checked); // "staging" or "pr-<N>", as environmentFromHostname reads it
   return {
     web: `${label}.localhost`,
     auth: `${label}-auth.localhost`,
@@ -188,10 +233,6 @@ export function environmentFromHostname(host: string): string | undefined {
   // Host headers are case-insensitive and may carry a port and a trailing root dot.
   const hostname = host.trim().toLowerCase().replace(/:\d*$/, "").replace(/\.$/, "");
   if (PRODUCTION_HOSTS.has(hostname)) return "production";
-  const match = /^(?:staging|pr-([0-9]+))(?:-auth|-webhook)?\.localhost$/.exec(hostname);
-  if (!match) return undefined;
-  const [, pr] = match;
-  if (pr === undefined) return "staging";
-  const n = parsePr(pr);
-  return n === undefined ? undefined : `preview-${n}`;
+  const label = /^(staging|pr-[0-9]+)(?:-auth|-webhook)?\.localhost$/.exec(hostname)?.[1];
+  return label === undefined ? undefined : environmentFromBranch(label)?.name;
 }

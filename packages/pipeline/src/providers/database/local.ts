@@ -9,7 +9,7 @@ import postgres from "postgres";
 import { embeddedUrl } from "@codex/database/embedded";
 import { migrate } from "@codex/database/migrate";
 import { seed } from "@codex/database/seed";
-import { databaseName, parseEnvironment, type Environment } from "../../core/environments";
+import { databaseName, environmentFromDatabase, type Environment } from "../../core/environments";
 import { PipelineError } from "../../errors";
 import type { Branch, BranchInfo, DatabaseBranches } from "./shared";
 
@@ -130,12 +130,10 @@ export class LocalDatabaseBranches implements DatabaseBranches {
     return this.admin(async (sql) => {
       const rows = await sql<{ datname: string }[]>`
         select datname from pg_database where datname ~ '^(pr_[0-9]+|staging)$' order by datname`;
-      return rows.map(({ datname }) => ({
-        name: datname,
-        environment: parseEnvironment(
-          datname === "staging" ? "staging" : `preview-${datname.slice(3)}`,
-        ).name,
-      }));
+      return rows.flatMap(({ datname }) => {
+        const environment = environmentFromDatabase(datname)?.name;
+        return environment ? [{ name: datname, environment }] : [];
+      });
     });
   }
 

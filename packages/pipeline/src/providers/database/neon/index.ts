@@ -8,7 +8,7 @@
 import {
   branchName,
   checkEnvironment,
-  parseEnvironment,
+  environmentFromBranch,
   showInput,
   type Environment,
 } from "../../../core/environments";
@@ -147,7 +147,7 @@ export class NeonDatabaseBranches implements DatabaseBranches {
     const infos: BranchInfo[] = [];
     for (const branch of await this.#branches.all()) {
       if (branch.default || !ENVIRONMENT_BRANCH.test(branch.name)) continue;
-      const environment = environmentOfBranch(branch.name);
+      const environment = environmentFromBranch(branch.name)?.name;
       if (environment) infos.push({ name: branch.name, environment, createdAt: branch.created_at });
     }
     return infos.sort((a, b) => a.name.localeCompare(b.name));
@@ -229,13 +229,4 @@ export function neonFromEnv(
     projectId,
     ...(apiHost ? { apiHost } : {}),
   });
-}
-
-/** The environment a branch named `pr-<N>` or `staging` belongs to, or undefined if none. */
-function environmentOfBranch(name: string): string | undefined {
-  try {
-    return parseEnvironment(name === "staging" ? "staging" : `preview-${name.slice(3)}`).name;
-  } catch {
-    return undefined; // for example pr-99999999999: not a PR number we could have made
-  }
 }

@@ -13,16 +13,16 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUILD_PATHS, WEB_BUILD_MARKER, WORKER_DIRS, buildStack, codeHash } from "../../../build";
-import type { DerivedStack, DerivedWorker, WorkerKind } from "../../../core/derive";
+import { loadStack, type DerivedStack, type DerivedWorker, type WorkerKind } from "../../../core/derive";
 import {
-  PRODUCTION,
   checkEnvironment,
+  environmentFromWorker,
   parseEnvironment,
   type Environment,
 } from "../../../core/environments";
 import { durationFromEnv } from "../../../env";
 import { PipelineError, userError } from "../../../errors";
-import { readJson, statePaths, withLock } from "../../../local/state";
+import { REPO_ROOT, readJson, statePaths, withLock } from "../../../local/state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "../shared";
 import { listScripts } from "./api";
 import { checkRollback, rollback } from "./rollback";
@@ -323,8 +323,9 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
         updatedAt: records.at(-1)?.at ?? "",
       });
     }
+    const bases = loadStack(REPO_ROOT).map((w) => w.config.name);
     for (const script of remote) {
-      const owner = this.ownerOf(script.name);
+      const owner = environmentFromWorker(script.name, bases);
       if (!owner) continue;
       const known = byName.get(owner.name);
       if (known) {
@@ -344,20 +345,6 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
       const names = workerNames(parseEnvironment(env.name)).map((n) => n.name);
       return names.some((n) => existing.has(n));
     });
-  }
-
-  /** The environment whose Worker is called `name`, by this checkout's naming; or undefined. */
-  private ownerOf(name: string): Environment | undefined {
-    for (const { name: production } of workerNames(PRODUCTION)) {
-      const base = production.slice(0, -`-${PRODUCTION.name}`.length);
-      if (!name.startsWith(`${base}-`)) continue;
-      try {
-        return parseEnvironment(name.slice(base.length + 1));
-      } catch {
-        return undefined;
-      }
-    }
-    return undefined;
   }
 
   async delete(environment: Environment): Promise<boolean> {
