@@ -6,7 +6,6 @@ import { format, resolveConfig } from "prettier";
 import { afterAll, describe, expect, it } from "vitest";
 import { PipelineError } from "../errors";
 import {
-  WORKER_SECRETS,
   deriveStack,
   loadStack,
   readWranglerConfig,
@@ -14,6 +13,7 @@ import {
   type StackWorker,
 } from "./derive";
 import { parseEnvironment, previewEnvironment } from "./environments";
+import { WORKER_SECRETS } from "./secrets";
 
 const REPO_ROOT = resolve(fileURLToPath(new URL("../../../..", import.meta.url)));
 const GOLDEN_DIR = resolve(fileURLToPath(new URL("../../test/golden", import.meta.url)));

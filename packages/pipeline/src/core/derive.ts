@@ -17,6 +17,7 @@ import {
   type Environment,
   type EnvironmentKind,
 } from "./environments";
+import { WORKER_SECRETS } from "./secrets";
 
 export type WorkerKind = "web" | "auth" | "webhook";
 
@@ -63,30 +64,6 @@ export interface DerivedStack {
   /** In deploy order: every Worker after the Workers it binds to (auth, webhook, then web). */
   workers: DerivedWorker[];
 }
-
-/**
- * The secrets each Worker needs, by environment kind. Production web needs no webhook secret:
- * there the test checkout (which signs its own event) is off and Stripe keys are optional.
- */
-export const WORKER_SECRETS: Readonly<
-  Record<WorkerKind, Readonly<Record<EnvironmentKind, readonly string[]>>>
-> = Object.freeze({
-  web: Object.freeze({
-    production: Object.freeze(["DATABASE_URL"]),
-    staging: Object.freeze(["DATABASE_URL", "STRIPE_WEBHOOK_SECRET"]),
-    preview: Object.freeze(["DATABASE_URL", "STRIPE_WEBHOOK_SECRET"]),
-  }),
-  auth: Object.freeze({
-    production: Object.freeze(["DATABASE_URL", "SESSION_SECRET"]),
-    staging: Object.freeze(["DATABASE_URL", "SESSION_SECRET"]),
-    preview: Object.freeze(["DATABASE_URL", "SESSION_SECRET"]),
-  }),
-  webhook: Object.freeze({
-    production: Object.freeze(["DATABASE_URL", "STRIPE_WEBHOOK_SECRET"]),
-    staging: Object.freeze(["DATABASE_URL", "STRIPE_WEBHOOK_SECRET"]),
-    preview: Object.freeze(["DATABASE_URL", "STRIPE_WEBHOOK_SECRET"]),
-  }),
-});
 
 /** Where each deployable's wrangler config lives, relative to the repo root. */
 export const STACK_CONFIGS: readonly { kind: WorkerKind; path: string }[] = Object.freeze([

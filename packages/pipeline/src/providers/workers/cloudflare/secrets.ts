@@ -4,23 +4,8 @@
  */
 import type { DerivedWorker, WorkerKind } from "../../../core/derive";
 import type { Environment } from "../../../core/environments";
+import { OPTIONAL_SECRETS, SECRET_NAMES } from "../../../core/secrets";
 import { userError } from "../../../errors";
-
-/** Secrets a Worker gets when a value is provided; the required ones come from derive.ts. */
-export const OPTIONAL_SECRETS: Readonly<Record<WorkerKind, readonly string[]>> = Object.freeze({
-  web: Object.freeze(["STRIPE_SECRET_KEY", "STRIPE_PRICE_ID"]),
-  auth: Object.freeze([]),
-  webhook: Object.freeze(["STRIPE_SECRET_KEY"]),
-});
-
-/** Every secret name a Worker of the stack may hold; they are kept out of wrangler's environment. */
-export const SECRET_NAMES = [
-  "DATABASE_URL",
-  "SESSION_SECRET",
-  "STRIPE_WEBHOOK_SECRET",
-  "STRIPE_SECRET_KEY",
-  "STRIPE_PRICE_ID",
-];
 
 /** Secret values by name (SESSION_SECRET, STRIPE_WEBHOOK_SECRET, ...); DATABASE_URL comes from deploy. */
 export type SecretValues = Readonly<Record<string, string>>;

@@ -9,11 +9,11 @@ import { WORKER_DIRS } from "../../../build";
 import { deriveStack, loadStack, type WorkerKind } from "../../../core/derive";
 import type { Environment } from "../../../core/environments";
 import { createScrubber } from "../../../core/scrub";
+import { SECRET_NAMES } from "../../../core/secrets";
 import type { ErrorCode } from "../../../errors";
 import { TIMED_OUT, run } from "../../../exec";
 import { REPO_ROOT } from "../../../local/state";
 import type { ApiOptions } from "./api";
-import { SECRET_NAMES } from "./secrets";
 
 export const WRANGLER_FAILED: ErrorCode = "CLOUD_FAILED";
 
