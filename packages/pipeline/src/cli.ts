@@ -13,6 +13,7 @@ import { serve } from "./commands/serve";
 import { status } from "./commands/status";
 import { stop } from "./commands/stop";
 import { test } from "./commands/test";
+import { previewEnvironment } from "./core/environments";
 import { PipelineError, userError } from "./errors";
 import { killTracked } from "./exec";
 
@@ -136,7 +137,7 @@ export async function main(
         if (pr === undefined) throw userError("INVALID_ARGUMENT", "preview-deploy needs --pr N");
         await previewDeploy(
           {
-            pr,
+            environment: previewEnvironment(pr),
             skipTests: flags["skip-tests"] === true,
             reset: flags.reset === true,
             e2e: flags.e2e === true,
@@ -192,7 +193,7 @@ export async function main(
       case "serve": {
         const pr = str(flags.pr);
         if (pr === undefined) throw userError("INVALID_ARGUMENT", "serve needs --pr N");
-        await serve({ pr }, io);
+        await serve({ environment: previewEnvironment(pr) }, io);
         break;
       }
     }

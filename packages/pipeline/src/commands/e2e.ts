@@ -30,7 +30,8 @@ async function e2eOnFreshPreview(io: CommandIO): Promise<E2eResult> {
   const local = { paths: statePaths(dir), port: await freePort() };
   try {
     io.out(`e2e: deploying a fresh local preview (state in ${dir})`);
-    const summary = await previewDeploy({ pr: "1", skipTests: true, local }, io);
+    const environment = previewEnvironment(1);
+    const summary = await previewDeploy({ environment, skipTests: true, local }, io);
     const web = summary.urls?.web ?? `http://pr-1.localhost:${local.port}`;
     return await e2e({ baseUrl: web, local }, io, summary.environment);
   } finally {

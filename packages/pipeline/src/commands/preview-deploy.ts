@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { migrate } from "@codex/database/migrate";
 import { deriveStack, loadStack } from "../core/derive";
-import { previewEnvironment } from "../core/environments";
+import type { Environment } from "../core/environments";
 import { PipelineError } from "../errors";
 import { REPO_ROOT, withLock } from "../local/state";
 import type { Summary } from "../providers/review/shared";
@@ -18,7 +18,8 @@ import { assertChromium, e2eSummary, runPlaywright } from "../playwright";
 import { assertTestsPassed, countTests, runPlatformTests, testsOfSummary } from "./platform-tests";
 
 export interface PreviewDeployOptions {
-  pr: string;
+  /** The preview, parsed from `--pr N` by the caller (previewEnvironment). */
+  environment: Environment;
   skipTests?: boolean;
   reset?: boolean;
   /** Also run the Playwright suite against the new environment, with screenshots in the summary. */
@@ -39,7 +40,7 @@ export async function previewDeploy(
   io: CommandIO,
 ): Promise<Summary> {
   // Validate everything before anything is created.
-  const environment = previewEnvironment(options.pr);
+  const { environment } = options;
   const stack = deriveStack(loadStack(REPO_ROOT), environment);
   const ctx = contextFor(options.target ?? "local", io, options.local);
   const { progress } = ctx;

@@ -1,3 +1,4 @@
+import type { Environment } from "../core/environments";
 import { hostStatus, stopHost } from "../local/host-client";
 import { statePaths } from "../local/state";
 import type { CommandIO } from "./context";
@@ -10,11 +11,11 @@ import { previewDeploy } from "./preview-deploy";
  * CODEX_BIND_HOST=0.0.0.0 it is reachable from outside the container.
  */
 export async function serve(
-  options: { pr: string },
+  options: { environment: Environment },
   io: CommandIO,
   stopped: Promise<unknown> = untilSignal(),
 ): Promise<void> {
-  const summary = await previewDeploy({ pr: options.pr, skipTests: true }, io);
+  const summary = await previewDeploy({ environment: options.environment, skipTests: true }, io);
   const paths = statePaths();
   io.out(`serving ${summary.environment} at ${summary.urls?.web ?? ""} (Ctrl-C stops it)`);
   // Also stop when the host dies: a service whose server is gone should say so and exit.
