@@ -9,7 +9,7 @@ import type { DerivedStack, WorkerKind } from "./core/derive";
 import { PipelineError } from "./errors";
 import { exec } from "./exec";
 import { killGroup } from "./local/processes";
-import { statePaths, writeFileAtomic, withLock, REPO_ROOT, type StatePaths } from "./local/state";
+import { statePaths, writeFileAtomic, withLock, REPO_ROOT, type StatePaths } from "./state";
 
 /**
  * The web build writes to apps/web/.svelte-kit, one folder per checkout whatever the state

@@ -4,7 +4,7 @@ import { join, relative } from "node:path";
 import type { CommandIO } from "./commands/context";
 import { PipelineError, userError } from "./errors";
 import { run } from "./exec";
-import { REPO_ROOT } from "./local/state";
+import { REPO_ROOT } from "./state";
 import type { Summary } from "./providers/review/shared";
 
 export interface E2eResult {

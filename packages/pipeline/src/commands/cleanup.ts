@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import { parseEnvironment, previewEnvironment, type Environment } from "../core/environments";
 import { userError } from "../errors";
-import { withLock } from "../local/state";
+import { withLock } from "../state";
 import { formatDuration } from "../core/format";
 import { contextFor, type CommandIO, type Target } from "./context";
 

@@ -20,7 +20,7 @@ import type { DerivedStack } from "../core/derive";
 import { userError } from "../errors";
 import { checkHostPort, configuredPort, ensureHost } from "../local/host-client";
 import type { HostStatus } from "../local/host";
-import { readJson, statePaths, withLock, writeFileAtomic, type StatePaths } from "../local/state";
+import { readJson, statePaths, withLock, writeFileAtomic, type StatePaths } from "../state";
 import { formatDuration } from "../core/format";
 import { Progress } from "../progress";
 import { LocalDatabaseBranches } from "../providers/database/local";

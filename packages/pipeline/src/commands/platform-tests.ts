@@ -11,7 +11,7 @@ import { isAbsolute, join, relative } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { PipelineError } from "../errors";
 import { run } from "../exec";
-import { REPO_ROOT } from "../local/state";
+import { REPO_ROOT } from "../state";
 import type { Summary, TestFailure, TestResult } from "../providers/review/shared";
 
 export const PLATFORM_PROJECTS = [

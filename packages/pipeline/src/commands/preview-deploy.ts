@@ -3,7 +3,7 @@ import { migrate } from "@codex/database/migrate";
 import { deriveStack, loadStack } from "../core/derive";
 import type { Environment } from "../core/environments";
 import { PipelineError } from "../errors";
-import { REPO_ROOT, withLock } from "../local/state";
+import { REPO_ROOT, withLock } from "../state";
 import type { Summary } from "../providers/review/shared";
 import {
   contextFor,

@@ -1,5 +1,5 @@
 import { environmentFromFlags, PRODUCTION } from "../core/environments";
-import { withLock } from "../local/state";
+import { withLock } from "../state";
 import { formatDuration } from "../core/format";
 import { contextFor, targetLabel, type CommandIO, type Target } from "./context";
 

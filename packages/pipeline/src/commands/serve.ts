@@ -1,6 +1,6 @@
 import type { Environment } from "../core/environments";
 import { hostStatus, stopHost } from "../local/host-client";
-import { statePaths } from "../local/state";
+import { statePaths } from "../state";
 import type { CommandIO } from "./context";
 import { previewDeploy } from "./preview-deploy";
 

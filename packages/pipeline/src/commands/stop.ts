@@ -1,5 +1,5 @@
 import { stopHost } from "../local/host-client";
-import { statePaths } from "../local/state";
+import { statePaths } from "../state";
 import type { CommandIO } from "./context";
 
 /**

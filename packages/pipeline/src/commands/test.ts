@@ -1,6 +1,6 @@
 import { PipelineError } from "../errors";
 import { lastLines, run } from "../exec";
-import { REPO_ROOT } from "../local/state";
+import { REPO_ROOT } from "../state";
 import { formatDuration } from "../core/format";
 import { Progress } from "../progress";
 import type { CommandIO } from "./context";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PipelineError } from "../errors";
 import { reloadHost } from "./host-client";
-import { statePaths } from "./state";
+import { statePaths } from "../state";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

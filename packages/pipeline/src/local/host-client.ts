@@ -18,7 +18,7 @@ import {
   waitUntilGone,
   type ProcessRecord,
 } from "./processes";
-import { DEFAULT_PORT, withLock, type StatePaths } from "./state";
+import { DEFAULT_PORT, withLock, type StatePaths } from "../state";
 
 const HOST_MAIN = fileURLToPath(new URL("./host-main.ts", import.meta.url));
 const PACKAGE_DIR = fileURLToPath(new URL("../..", import.meta.url));

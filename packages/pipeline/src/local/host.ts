@@ -23,7 +23,7 @@ import { pgDataLocation, type PgDataLocation } from "./pg-data";
 import { currentVersion, readRegistry, type Version } from "./registry";
 import { Runtimes, type RuntimeSpec } from "./runtimes";
 import { descendants, type ProcessRecord } from "./processes";
-import { readJson, statePaths, writeFileAtomic, type StatePaths } from "./state";
+import { readJson, statePaths, writeFileAtomic, type StatePaths } from "../state";
 
 export interface HostInfo {
   pid: number;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { pgDataLocation } from "./pg-data";
-import { statePaths } from "./state";
+import { statePaths } from "../state";
 
 let base: string;
 beforeEach(async () => {

@@ -14,7 +14,7 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { closedParent, reachableRoots } from "@codex/database/embedded";
 import { PipelineError } from "../errors";
-import type { StatePaths } from "./state";
+import type { StatePaths } from "../state";
 
 export interface PgDataLocation {
   /** The folder Postgres is given: <state>/pg, or where that link points. */

@@ -1,5 +1,5 @@
 import type { WorkerKind } from "../core/derive";
-import { readJson, writeFileAtomic, type StatePaths } from "./state";
+import { readJson, writeFileAtomic, type StatePaths } from "../state";
 
 /** One Worker of one deployed version, as the local host serves it. */
 export interface WorkerDeployment {

@@ -8,7 +8,7 @@ import { startCloudflareStub, type CloudflareStub } from "../../testing/stubs/cl
 import { deriveStack, loadStack, type DerivedStack } from "../../core/derive";
 import { previewEnvironment } from "../../core/environments";
 import { PipelineError } from "../../errors";
-import { REPO_ROOT } from "../../local/state";
+import { REPO_ROOT } from "../../state";
 import {
   CloudflareWorkerPlatform,
   cloudflareFromEnv,

@@ -19,7 +19,7 @@ import {
   type EnvironmentRecord,
   type Version,
 } from "../../local/registry";
-import { readJson, withLock, writeFileAtomic, type StatePaths } from "../../local/state";
+import { readJson, withLock, writeFileAtomic, type StatePaths } from "../../state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "./shared";
 
 /** How many versions each environment keeps for rollback. */

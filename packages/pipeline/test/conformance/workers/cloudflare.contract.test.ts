@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { startCloudflareStub } from "../../../src/testing/stubs/cloudflare";
 import { deriveStack, loadStack } from "../../../src/core/derive";
 import { databaseName } from "../../../src/core/environments";
-import { REPO_ROOT } from "../../../src/local/state";
+import { REPO_ROOT } from "../../../src/state";
 import { CloudflareWorkerPlatform, releaseId } from "../../../src/providers/workers/cloudflare";
 import { describeWorkerPlatform } from "./suite";
 

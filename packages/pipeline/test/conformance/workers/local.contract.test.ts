@@ -11,7 +11,7 @@ import { vi } from "vitest";
 import { freePort } from "../../integration/cli";
 import { databaseName } from "../../../src/core/environments";
 import { ensureHost, hostStatus, stopHost } from "../../../src/local/host-client";
-import { statePaths } from "../../../src/local/state";
+import { statePaths } from "../../../src/state";
 import { describeWorkerPlatform } from "./suite";
 import { LocalWorkerPlatform } from "../../../src/providers/workers/local";
 

@@ -33,7 +33,7 @@ import {
   type Environment,
 } from "../../../src/core/environments";
 import { PipelineError, type ErrorCode } from "../../../src/errors";
-import { REPO_ROOT } from "../../../src/local/state";
+import { REPO_ROOT } from "../../../src/state";
 import type {
   DeployResult,
   DeployedEnvironment,

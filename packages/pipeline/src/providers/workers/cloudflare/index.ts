@@ -22,7 +22,7 @@ import {
 } from "../../../core/environments";
 import { durationFromEnv } from "../../../env";
 import { PipelineError, userError } from "../../../errors";
-import { REPO_ROOT, readJson, statePaths, withLock } from "../../../local/state";
+import { REPO_ROOT, readJson, statePaths, withLock } from "../../../state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "../shared";
 import { listScripts } from "./api";
 import { checkRollback, rollback } from "./rollback";

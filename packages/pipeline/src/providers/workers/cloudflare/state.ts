@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { WorkerKind } from "../../../core/derive";
-import { readJson, statePaths, withLock, writeFileAtomic } from "../../../local/state";
+import { readJson, statePaths, withLock, writeFileAtomic } from "../../../state";
 
 /** How many complete deploys (releases) each environment keeps in the state file. */
 export const KEEP_RELEASES = 10;

@@ -12,7 +12,7 @@ import { createScrubber } from "../../../core/scrub";
 import { SECRET_NAMES } from "../../../core/secrets";
 import type { ErrorCode } from "../../../errors";
 import { TIMED_OUT, run } from "../../../exec";
-import { REPO_ROOT } from "../../../local/state";
+import { REPO_ROOT } from "../../../state";
 import type { ApiOptions } from "./api";
 
 export const WRANGLER_FAILED: ErrorCode = "CLOUD_FAILED";

@@ -7,9 +7,9 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import lockfile from "proper-lockfile";
-import { PipelineError, userError } from "../errors";
+import { PipelineError, userError } from "./errors";
 
-export const REPO_ROOT = resolve(fileURLToPath(new URL("../../../..", import.meta.url)));
+export const REPO_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 export const DEFAULT_PORT = 8787;
 
 export interface StatePaths {
