@@ -5,7 +5,7 @@ import type { CommandIO } from "./commands/context";
 import { PipelineError, userError } from "./errors";
 import { run } from "./exec";
 import { REPO_ROOT } from "./state";
-import type { Summary } from "./providers/review/shared";
+import type { Summary } from "./core/summary";
 
 export interface E2eResult {
   passed: number;

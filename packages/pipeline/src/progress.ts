@@ -3,7 +3,7 @@
  * it ends; a step still running says so every few seconds. Every command ends with a summary.
  */
 import { formatDuration } from "./core/format";
-import type { StepResult } from "./providers/review/shared";
+import type { StepResult } from "./core/summary";
 
 export interface ProgressOptions {
   write?: (line: string) => void;

@@ -28,7 +28,8 @@ import { neonFromEnv } from "../providers/database/neon";
 import type { DatabaseBranches } from "../providers/database/shared";
 import { githubFromEnv } from "../providers/review/github";
 import { LocalReviewChannel } from "../providers/review/local";
-import type { ReviewChannel, Summary } from "../providers/review/shared";
+import type { Summary } from "../core/summary";
+import type { ReviewChannel } from "../providers/review/shared";
 import { assertTestKey, type PreviewWebhooks } from "../providers/stripe/shared";
 import { stripeFromEnv } from "../providers/stripe/stripe";
 import {

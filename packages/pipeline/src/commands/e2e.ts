@@ -10,7 +10,7 @@ import { previewEnvironment } from "../core/environments";
 import { PipelineError, userError } from "../errors";
 import { readJson, REPO_ROOT } from "../state";
 import { formatDuration } from "../core/format";
-import type { Summary } from "../providers/review/shared";
+import type { Summary } from "../core/summary";
 import { localContext, type CommandIO, type LocalTarget } from "./context";
 
 export interface E2eOptions {

@@ -12,7 +12,7 @@ import { stripVTControlCharacters } from "node:util";
 import { PipelineError } from "../errors";
 import { run } from "../exec";
 import { REPO_ROOT } from "../state";
-import type { Summary, TestFailure, TestResult } from "../providers/review/shared";
+import type { Summary, TestFailure, TestResult } from "../core/summary";
 
 export const PLATFORM_PROJECTS = [
   "database",

@@ -4,7 +4,7 @@ import { deriveStack, loadStack } from "../core/derive";
 import type { Environment } from "../core/environments";
 import { PipelineError } from "../errors";
 import { REPO_ROOT, withLock } from "../state";
-import type { Summary } from "../providers/review/shared";
+import type { Summary } from "../core/summary";
 import {
   contextFor,
   finishDeploy,

@@ -3,7 +3,7 @@ import { deriveStack, loadStack } from "../core/derive";
 import { databaseName, PRODUCTION } from "../core/environments";
 import { PipelineError } from "../errors";
 import { REPO_ROOT, withLock } from "../state";
-import type { Summary } from "../providers/review/shared";
+import type { Summary } from "../core/summary";
 import {
   contextFor,
   finishDeploy,

@@ -13,7 +13,8 @@ import { parseEnvironment, showInput } from "../../core/environments";
 import { userError } from "../../errors";
 import { renderMarkdown } from "./render";
 import { createScrubber, scrubDeep } from "../../core/scrub";
-import { SUMMARY_MARKER, type ReviewChannel, type StepResult, type Summary } from "./shared";
+import { type StepResult, type Summary } from "../../core/summary";
+import { SUMMARY_MARKER, type ReviewChannel } from "./shared";
 
 /** The API of github.com; GitHub Enterprise Server and GHE.com have their own (`GITHUB_API_URL`). */
 export const DEFAULT_GITHUB_API_URL = "https://api.github.com";

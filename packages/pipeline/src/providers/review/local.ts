@@ -9,7 +9,8 @@ import { mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { userError } from "../../errors";
 import { renderHtml, renderMarkdown } from "./render";
-import type { ReviewChannel, Summary } from "./shared";
+import type { Summary } from "../../core/summary";
+import type { ReviewChannel } from "./shared";
 
 export const SUMMARY_MARKDOWN_FILE = "summary.md";
 export const SUMMARY_HTML_FILE = "summary.html";

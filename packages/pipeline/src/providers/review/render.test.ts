@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { formatTestCounts, renderHtml, renderMarkdown } from "./render";
-import { SUMMARY_MARKER, type Summary } from "./shared";
+import { type Summary } from "../../core/summary";
+import { SUMMARY_MARKER } from "./shared";
 
 // Built by concatenation so that no scanner mistakes the fixtures for real credentials.
 const SECRET = "npg_" + "S3cr3tV4lu3xyz";

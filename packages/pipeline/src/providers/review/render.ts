@@ -9,12 +9,12 @@
 import { formatDuration } from "../../core/format";
 import { createScrubber, scrubDeep } from "../../core/scrub";
 import {
-  SUMMARY_MARKER,
   type StepResult,
   type StepStatus,
   type Summary,
   type TestResult,
-} from "./shared";
+} from "../../core/summary";
+import { SUMMARY_MARKER } from "./shared";
 
 export interface RenderOptions {
   /** Known secret values (tokens, passwords, connection strings) to replace with "[REDACTED]". */

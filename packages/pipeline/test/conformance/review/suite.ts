@@ -4,11 +4,8 @@
  * `describeReviewChannel` with a harness; the suite itself knows nothing of either.
  */
 import { describe, expect, it } from "vitest";
-import {
-  SUMMARY_MARKER,
-  type ReviewChannel,
-  type Summary,
-} from "../../../src/providers/review/shared";
+import { type Summary } from "../../../src/core/summary";
+import { SUMMARY_MARKER, type ReviewChannel } from "../../../src/providers/review/shared";
 
 export interface ReviewChannelHarness {
   /** A channel configured to scrub `secrets`. */

@@ -13,7 +13,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUILD_PATHS, WEB_BUILD_MARKER, WORKER_DIRS, buildStack, codeHash } from "../../../build";
-import { loadStack, type DerivedStack, type DerivedWorker, type WorkerKind } from "../../../core/derive";
+import {
+  loadStack,
+  type DerivedStack,
+  type DerivedWorker,
+  type WorkerKind,
+} from "../../../core/derive";
 import {
   checkEnvironment,
   environmentFromWorker,
