@@ -22,7 +22,6 @@ import {
   statePaths,
   stopHost as stopPipelineHost,
   withLock,
-  type StatePaths,
 } from "@codex/pipeline";
 
 export { freePort, descendants, isAlive as alive };

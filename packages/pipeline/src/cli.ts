@@ -39,7 +39,7 @@ commands:
 
 flags for preview-deploy, cleanup, production-deploy, rollback and status:
   --target local|cloud    where to deploy (default: local). The cloud target reads its
-                          credentials from the environment (README, "Cloud set-up").
+                          credentials from the environment (docs/cloud.md).
 
 environment: CODEX_PORT (default 8787), CODEX_STATE_DIR (default <repo>/.codex),
   CODEX_BIND_HOST (default 127.0.0.1), CHROMIUM_PATH`;

@@ -17,4 +17,4 @@ export { environmentOptions, type EnvironmentInputs } from "./local/miniflare-op
 export { killTracked, run } from "./exec";
 export { stopHost } from "./local/host-client";
 export { descendants, isAlive } from "./local/processes";
-export { REPO_ROOT, statePaths, withLock, type StatePaths } from "./state";
+export { REPO_ROOT, statePaths, withLock } from "./state";

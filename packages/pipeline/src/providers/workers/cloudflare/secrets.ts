@@ -2,7 +2,7 @@
  * The Workers' secrets on Cloudflare: which a Worker gets, and their values, per environment.
  * They travel to wrangler in a `--secrets-file` (see index.ts), never in argv or its environment.
  */
-import type { DerivedWorker, WorkerKind } from "../../../core/derive";
+import type { DerivedWorker } from "../../../core/derive";
 import type { Environment } from "../../../core/environments";
 import { OPTIONAL_SECRETS, SECRET_NAMES } from "../../../core/secrets";
 import { userError } from "../../../errors";
