@@ -3,14 +3,27 @@
  * first line ({@link SUMMARY_MARKER}) and edited in place, so a PR gets one status comment however
  * often its preview is deployed. The body is the same Markdown as the local `summary.md`, except
  * that files only the runner has (screenshots, the Playwright report) point at the workflow run's
- * artifacts instead.
+ * artifacts instead. Each deploy, production's too, is also reported as a GitHub deployment
+ * (github-deployments.ts): the PR's "View deployment" button and the Environments page.
  *
  * Commenting is a courtesy, not part of the deploy: every failure to publish (a read-only token
  * on a fork's PR, a revoked token, GitHub being down) is a warning, and `publish` resolves.
+ *
+ * Whose comment it is: only a comment by a bot account (`user.type` "Bot") that starts with the
+ * marker is the sticky comment, so a person's comment that happens to start with it (pasted, or
+ * quoted at the top) is never overwritten. The workflows' GITHUB_TOKEN is an installation token
+ * of the GitHub Actions app and comments as `github-actions[bot]`, type "Bot"; it cannot ask who
+ * it is (`GET /user` answers 403 "Resource not accessible by integration" to installation
+ * tokens, https://docs.github.com/en/rest/users/users#get-the-authenticated-user), and no
+ * person's account has type "Bot" (https://docs.github.com/en/rest/issues/comments, `user.type`).
+ * The login is not hard-coded, so a GitHub App's own installation token (`<app>[bot]`) works
+ * too. A personal access token comments as a "User" and is not supported: each run would add a
+ * new comment rather than edit its own.
  */
 import { Octokit } from "@octokit/rest";
-import { parseEnvironment, showInput } from "../../core/environments";
+import { parseEnvironment, showInput, type Environment } from "../../core/environments";
 import { userError } from "../../errors";
+import { reportDeployment } from "./github-deployments";
 import { renderMarkdown } from "./render";
 import { createScrubber, scrubDeep } from "../../core/scrub";
 import { type StepResult, type Summary } from "../../core/summary";
@@ -67,8 +80,11 @@ export class GitHubReviewChannel implements ReviewChannel {
   readonly #secrets: () => readonly string[];
   readonly #warn: (line: string) => void;
   readonly #octokit: Octokit;
-  // Publishes to one PR run one after the other: two in flight would each create a comment.
-  readonly #inFlight = new Map<number, Promise<unknown>>();
+  // Publishes to one environment run one after the other: two in flight would each create a
+  // comment (or a deployment).
+  readonly #inFlight = new Map<string, Promise<unknown>>();
+  // The deployment this process made per environment and commit (github-deployments.ts).
+  readonly #deployments = new Map<string, number>();
 
   constructor(options: GitHubReviewChannelOptions) {
     const token = options.token.trim();
@@ -100,24 +116,51 @@ export class GitHubReviewChannel implements ReviewChannel {
   }
 
   /**
-   * Creates or updates the PR's sticky comment and returns its URL. Production and staging have
-   * no pull request: they publish nothing and return an empty location. An invalid environment
-   * name throws; any failure to reach or write GitHub is a warning and an empty location.
+   * Reports the deploy as a GitHub deployment (github-deployments.ts), then creates or updates
+   * the PR's sticky comment and returns its URL. Production and staging have no pull request:
+   * they get the deployment only, and an empty location. An invalid environment name throws;
+   * any failure to reach or write GitHub is a warning and an empty location.
    */
   async publish(summary: Summary): Promise<{ location: string }> {
     const environment = parseEnvironment(summary.environment);
-    // Only a preview belongs to a pull request; production's and staging's status is the run log.
-    if (environment.kind !== "preview" || environment.pr === undefined) return { location: "" };
-    const pr = environment.pr;
-    const run = () => this.#publishToPr(pr, environment.name, summary);
-    const previous = this.#inFlight.get(pr);
+    const name = environment.name;
+    const run = async () => {
+      await this.#reportDeployment(environment, summary);
+      // Only a preview belongs to a pull request; production's and staging's status is the run log.
+      if (environment.kind !== "preview" || environment.pr === undefined) return { location: "" };
+      return this.#publishToPr(environment.pr, name, summary);
+    };
+    const previous = this.#inFlight.get(name);
     const current = previous ? previous.then(run, run) : run();
-    this.#inFlight.set(pr, current);
+    this.#inFlight.set(name, current);
     const forget = () => {
-      if (this.#inFlight.get(pr) === current) this.#inFlight.delete(pr);
+      if (this.#inFlight.get(name) === current) this.#inFlight.delete(name);
     };
     current.then(forget, forget);
     return current;
+  }
+
+  /** Never rejects: a deployment GitHub refuses is a warning, as a comment is. */
+  async #reportDeployment(environment: Environment, summary: Summary): Promise<void> {
+    const target = {
+      octokit: this.#octokit,
+      owner: this.#owner,
+      repo: this.#repo,
+      runUrl: this.#runUrl,
+    };
+    try {
+      await reportDeployment(target, summary, environment, this.#deployments);
+    } catch (error) {
+      const status = httpStatus(error);
+      const why =
+        status === 403 || status === 404
+          ? `the token may not write deployments of ${this.#owner}/${this.#repo} (HTTP ${status}: ${quote(error)}). Give the workflow "permissions: deployments: write".`
+          : this.#explain(error, environment.pr ?? 0);
+      const line =
+        `warning: the GitHub deployment of ${environment.name} was not reported: ${why} ` +
+        `The deploy itself is not affected.`;
+      this.#warn(createScrubber(this.#secretValues())(line));
+    }
   }
 
   /** Never rejects: every failure becomes a warning. */
@@ -164,8 +207,9 @@ export class GitHubReviewChannel implements ReviewChannel {
   }
 
   /**
-   * The id of the first comment whose body starts with `marker`. Pages are read in order until it
-   * is found; a comment that merely quotes the marker further in does not count.
+   * The id of the first comment by a bot account whose body starts with `marker`. Pages are read
+   * in order until it is found; a comment that merely quotes the marker further in does not
+   * count, nor does a person's comment that starts with it.
    */
   async #findComment(pr: number, marker: string): Promise<number | undefined> {
     const pages = this.#octokit.paginate.iterator(this.#octokit.rest.issues.listComments, {
@@ -175,7 +219,9 @@ export class GitHubReviewChannel implements ReviewChannel {
       per_page: PER_PAGE,
     });
     for await (const { data } of pages) {
-      const found = data.find((comment) => (comment.body ?? "").startsWith(marker));
+      const found = data.find(
+        (comment) => comment.user?.type === "Bot" && (comment.body ?? "").startsWith(marker),
+      );
       if (found) return found.id;
     }
     return undefined;

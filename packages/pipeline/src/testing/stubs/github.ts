@@ -7,7 +7,12 @@
  * `per_page`/`page` pagination with a `Link` header whose URLs use `/repositories/{id}/...` (as
  * GitHub's do, so a client must follow them rather than rebuild them), global comment ids, the
  * 65,536-character body limit, and the response fields a client reads.
+ *
+ * It also keeps Deployments and their statuses (https://docs.github.com/en/rest/deployments/deployments,
+ * https://docs.github.com/en/rest/deployments/statuses): create, list (filtered, newest first),
+ * and statuses, with the documented answers a client must be ready for (see `createDeployment`).
  */
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -48,6 +53,55 @@ export interface StubComment {
   author_association: string;
 }
 
+export interface StubDeploymentStatus {
+  id: number;
+  node_id: string;
+  url: string;
+  state: DeploymentState;
+  creator: StubUser;
+  description: string;
+  environment: string;
+  target_url: string;
+  log_url: string;
+  environment_url: string;
+  created_at: string;
+  updated_at: string;
+  deployment_url: string;
+  repository_url: string;
+}
+
+export interface StubDeployment {
+  id: number;
+  node_id: string;
+  url: string;
+  sha: string;
+  ref: string;
+  task: string;
+  payload: unknown;
+  original_environment: string;
+  environment: string;
+  description: string | null;
+  creator: StubUser;
+  created_at: string;
+  updated_at: string;
+  statuses_url: string;
+  repository_url: string;
+  transient_environment: boolean;
+  production_environment: boolean;
+}
+
+/** The states a deployment status can have, per the REST reference. */
+export const DEPLOYMENT_STATES = [
+  "error",
+  "failure",
+  "inactive",
+  "in_progress",
+  "queued",
+  "pending",
+  "success",
+] as const;
+export type DeploymentState = (typeof DEPLOYMENT_STATES)[number];
+
 export interface GitHubStub {
   /** The API base URL, e.g. "http://127.0.0.1:40123"; give it to Octokit as `baseUrl`. */
   url: string;
@@ -63,16 +117,35 @@ export interface GitHubStub {
    * those methods (e.g. ["POST", "PATCH"]: a read-only token). `null` restores normal service.
    */
   forbid(status: number | null, methods?: readonly string[]): void;
-  /** Adds comments by "octocat" to `repo`'s issue `issue`, oldest first, and returns them. */
-  seedComments(repo: string, issue: number, bodies: readonly string[]): StubComment[];
+  /**
+   * Adds comments to `repo`'s issue `issue`, oldest first, and returns them: by a person
+   * ({@link PERSON}, "octocat") unless `author` says otherwise (e.g. {@link ACTIONS_BOT}, as an
+   * earlier run's comment).
+   */
+  seedComments(
+    repo: string,
+    issue: number,
+    bodies: readonly string[],
+    author?: StubUser,
+  ): StubComment[];
   /** Removes a comment, as if someone deleted it. */
   deleteComment(id: number): void;
+  /** `repo`'s deployments, oldest first, each with its statuses (oldest first). */
+  deployments(repo: string): (StubDeployment & { statuses: StubDeploymentStatus[] })[];
   close(): Promise<void>;
 }
 
 const DOCS = "https://docs.github.com/rest";
-const BOT: StubUser = { login: "github-actions[bot]", id: 41898282, type: "Bot" };
-const OCTOCAT: StubUser = { login: "octocat", id: 583231, type: "User" };
+/**
+ * Who a comment made with the stub's token is by: a workflow's GITHUB_TOKEN comments as the
+ * GitHub Actions app's bot, whose `user.type` is "Bot"
+ * (https://docs.github.com/en/rest/issues/comments#create-an-issue-comment, `user`).
+ */
+export const ACTIONS_BOT: StubUser = { login: "github-actions[bot]", id: 41898282, type: "Bot" };
+/** A person: `user.type` "User". */
+export const PERSON: StubUser = { login: "octocat", id: 583231, type: "User" };
+const BOT = ACTIONS_BOT;
+const OCTOCAT = PERSON;
 
 const ERROR_MESSAGES: Record<number, string> = {
   401: "Bad credentials",
@@ -88,10 +161,20 @@ interface StoredComment extends StubComment {
   issue: number;
 }
 
+interface StoredDeployment extends StubDeployment {
+  repo: string;
+  statuses: StubDeploymentStatus[];
+}
+
+/** GitHub's limit on a deployment's or a deployment status's description, in characters. */
+export const DEPLOYMENT_DESCRIPTION_MAX = 140;
+
 export async function startGitHubStub(options: { token?: string } = {}): Promise<GitHubStub> {
   const token = options.token ?? STUB_TOKEN;
   const requests: RecordedRequest[] = [];
   const comments: StoredComment[] = [];
+  const deployments: StoredDeployment[] = [];
+  let nextDeploymentId = 2_000_001;
   const repositoryIds = new Map<string, number>();
   let nextCommentId = 1_000_001;
   // A fixed clock that ticks a second per change: deterministic, and created_at orders comments.
@@ -203,7 +286,218 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
       comment.updated_at = now();
       return send(res, 200, publicComment(comment));
     }
+    if (route.kind === "deployments" && method === "POST") {
+      return createDeployment(res, route.repo, body);
+    }
+    if (route.kind === "deployments" && method === "GET") {
+      // Filters as documented: sha, ref, task, environment; newest first.
+      const filters = ["sha", "ref", "task", "environment"] as const;
+      const all = deployments
+        .filter((d) => sameRepo(d.repo, route.repo))
+        .filter((d) =>
+          filters.every((key) => {
+            const wanted = parsed.searchParams.get(key);
+            return wanted === null || wanted === "none" || d[key] === wanted;
+          }),
+        )
+        .reverse();
+      return sendPage(res, parsed, route.repo, "/deployments", all.map(publicDeployment));
+    }
+    if (route.kind === "deployment-statuses") {
+      const deployment = deployments.find((d) => d.id === route.id && sameRepo(d.repo, route.repo));
+      if (!deployment) return sendError(res, 404);
+      if (method === "GET") {
+        const path = `/deployments/${deployment.id}/statuses`;
+        return sendPage(res, parsed, route.repo, path, [...deployment.statuses].reverse());
+      }
+      if (method === "POST") return createDeploymentStatus(res, deployment, body);
+    }
     return sendError(res, 404);
+  }
+
+  /**
+   * POST /repos/{o}/{r}/deployments, as documented
+   * (https://docs.github.com/en/rest/deployments/deployments#create-a-deployment):
+   * - `ref` is required (422 without it);
+   * - `auto_merge` defaults to true: GitHub first merges the default branch into `ref` and, when
+   *   it did, answers 202 "Auto-merged ..." with no deployment. A pull request's branch is
+   *   usually behind, so the stub always does: a client must send `auto_merge: false`;
+   * - `required_contexts` defaults to every status context of the ref, and GitHub answers 409
+   *   "Conflict: Commit status checks failed" when one is not successful. The job that deploys is
+   *   itself a check still in progress, so the stub answers 409 unless it is `[]`;
+   * - `description` at most 140 characters; `environment` defaults to "production",
+   *   `transient_environment` to false, `production_environment` to whether it is "production".
+   */
+  function createDeployment(res: ServerResponse, repo: string, body: unknown): void {
+    const input = (body ?? {}) as Record<string, unknown>;
+    const docs = `${DOCS}/deployments/deployments#create-a-deployment`;
+    const invalid = (message: string) =>
+      send(res, 422, { message, documentation_url: docs, status: "422" });
+    if (typeof input.ref !== "string" || input.ref.trim() === "") {
+      return invalid("Invalid request.\n\nFor 'properties/ref', nil is not a string.");
+    }
+    const ref = input.ref;
+    const environment = input.environment ?? "production";
+    if (typeof environment !== "string" || environment === "") {
+      return invalid("Invalid request.\n\nFor 'properties/environment', it is not a string.");
+    }
+    const description = input.description ?? null;
+    if (description !== null && typeof description !== "string") {
+      return invalid("Invalid request.\n\nFor 'properties/description', it is not a string.");
+    }
+    if (typeof description === "string" && description.length > DEPLOYMENT_DESCRIPTION_MAX) {
+      return invalid(
+        `description is too long (maximum is ${DEPLOYMENT_DESCRIPTION_MAX} characters)`,
+      );
+    }
+    if (input.auto_merge !== false) {
+      return send(res, 202, { message: `Auto-merged main into ${ref} on deployment.` });
+    }
+    if (!Array.isArray(input.required_contexts) || input.required_contexts.length > 0) {
+      return send(res, 409, {
+        message: `Conflict: Commit status checks failed for ${ref}.`,
+        documentation_url: docs,
+        status: "409",
+      });
+    }
+    const id = nextDeploymentId++;
+    const time = now();
+    const apiUrl = `${url}/repos/${repo}/deployments/${id}`;
+    const stored: StoredDeployment = {
+      repo,
+      statuses: [],
+      id,
+      node_id: `DE_kwDO${Buffer.from(String(id)).toString("base64url")}`,
+      url: apiUrl,
+      sha: /^[0-9a-f]{40}$/i.test(ref)
+        ? ref.toLowerCase()
+        : createHash("sha1").update(ref).digest("hex"),
+      ref,
+      task: typeof input.task === "string" ? input.task : "deploy",
+      payload: input.payload ?? {},
+      original_environment: environment,
+      environment,
+      description,
+      creator: { ...BOT },
+      created_at: time,
+      updated_at: time,
+      statuses_url: `${apiUrl}/statuses`,
+      repository_url: `${url}/repos/${repo}`,
+      transient_environment: input.transient_environment === true,
+      production_environment:
+        typeof input.production_environment === "boolean"
+          ? input.production_environment
+          : environment === "production",
+    };
+    deployments.push(stored);
+    return send(res, 201, publicDeployment(stored), { location: apiUrl });
+  }
+
+  /**
+   * POST .../deployments/{id}/statuses, as documented
+   * (https://docs.github.com/en/rest/deployments/statuses#create-a-deployment-status): `state` one
+   * of {@link DEPLOYMENT_STATES} (422 otherwise), `description` at most 140 characters, and
+   * `auto_inactive` (default true): a `success` adds an `inactive` status to the prior
+   * non-transient, non-production deployments of the same environment whose state was success.
+   */
+  function createDeploymentStatus(
+    res: ServerResponse,
+    deployment: StoredDeployment,
+    body: unknown,
+  ): void {
+    const input = (body ?? {}) as Record<string, unknown>;
+    const docs = `${DOCS}/deployments/statuses#create-a-deployment-status`;
+    const invalid = (message: string) =>
+      send(res, 422, { message, documentation_url: docs, status: "422" });
+    const state = input.state;
+    if (typeof state !== "string" || !(DEPLOYMENT_STATES as readonly string[]).includes(state)) {
+      return invalid(
+        `Invalid request.\n\nFor 'properties/state', ${JSON.stringify(state ?? null)} is not one of ${DEPLOYMENT_STATES.join(", ")}.`,
+      );
+    }
+    for (const key of ["description", "environment_url", "log_url", "target_url", "environment"]) {
+      if (input[key] !== undefined && typeof input[key] !== "string") {
+        return invalid(`Invalid request.\n\nFor 'properties/${key}', it is not a string.`);
+      }
+    }
+    const description = (input.description as string | undefined) ?? "";
+    if (description.length > DEPLOYMENT_DESCRIPTION_MAX) {
+      return invalid(
+        `description is too long (maximum is ${DEPLOYMENT_DESCRIPTION_MAX} characters)`,
+      );
+    }
+    if (typeof input.environment === "string") deployment.environment = input.environment;
+    const status = addStatus(deployment, state as DeploymentState, {
+      description,
+      log_url:
+        (input.log_url as string | undefined) ?? (input.target_url as string | undefined) ?? "",
+      environment_url: (input.environment_url as string | undefined) ?? "",
+    });
+    if (state === "success" && input.auto_inactive !== false) {
+      for (const other of deployments) {
+        if (other === deployment || !sameRepo(other.repo, deployment.repo)) continue;
+        if (other.environment !== deployment.environment) continue;
+        if (other.transient_environment || other.production_environment) continue;
+        if (other.statuses.at(-1)?.state === "success") addStatus(other, "inactive", {});
+      }
+    }
+    return send(res, 201, status, { location: status.url });
+  }
+
+  function addStatus(
+    deployment: StoredDeployment,
+    state: DeploymentState,
+    fields: { description?: string; log_url?: string; environment_url?: string },
+  ): StubDeploymentStatus {
+    const id = nextDeploymentId++;
+    const time = now();
+    const status: StubDeploymentStatus = {
+      id,
+      node_id: `DES_kwDO${Buffer.from(String(id)).toString("base64url")}`,
+      url: `${deployment.url}/statuses/${id}`,
+      state,
+      creator: { ...BOT },
+      description: fields.description ?? "",
+      environment: deployment.environment,
+      target_url: fields.log_url ?? "",
+      log_url: fields.log_url ?? "",
+      environment_url: fields.environment_url ?? "",
+      created_at: time,
+      updated_at: time,
+      deployment_url: deployment.url,
+      repository_url: deployment.repository_url,
+    };
+    deployment.statuses.push(status);
+    deployment.updated_at = time;
+    return status;
+  }
+
+  /** One page of `items` as `per_page`/`page` ask, with GitHub's Link header. */
+  function sendPage(
+    res: ServerResponse,
+    parsed: URL,
+    repo: string,
+    path: string,
+    items: unknown[],
+  ): void {
+    const perPage = clampInt(parsed.searchParams.get("per_page"), 30, 1, 100);
+    const page = clampInt(parsed.searchParams.get("page"), 1, 1, Number.MAX_SAFE_INTEGER);
+    const lastPage = Math.max(1, Math.ceil(items.length / perPage));
+    const rest = [...parsed.searchParams].filter(([key]) => key !== "per_page" && key !== "page");
+    const at = (n: number) => {
+      const query = new URLSearchParams([
+        ...rest,
+        ["per_page", String(perPage)],
+        ["page", String(n)],
+      ]);
+      return `<${url}/repositories/${repositoryId(repo)}${path}?${query}>`;
+    };
+    const links: string[] = [];
+    if (page > 1) links.push(`${at(page - 1)}; rel="prev"`);
+    if (page < lastPage) links.push(`${at(page + 1)}; rel="next"`, `${at(lastPage)}; rel="last"`);
+    if (page > 1) links.push(`${at(1)}; rel="first"`);
+    const slice = items.slice((page - 1) * perPage, page * perPage);
+    return send(res, 200, slice, links.length ? { link: links.join(", ") } : {});
   }
 
   /** `/repos/{o}/{r}/...` and the `/repositories/{id}/...` form used in Link headers. */
@@ -212,6 +506,8 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
   ):
     | { kind: "issue-comments"; repo: string; issue: number }
     | { kind: "comment"; repo: string; id: number }
+    | { kind: "deployments"; repo: string }
+    | { kind: "deployment-statuses"; repo: string; id: number }
     | null {
     let repo: string | undefined;
     let rest: string;
@@ -233,6 +529,9 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
     if (issueComments) return { kind: "issue-comments", repo, issue: Number(issueComments[1]) };
     const comment = /^\/issues\/comments\/([1-9]\d*)\/?$/.exec(rest);
     if (comment) return { kind: "comment", repo, id: Number(comment[1]) };
+    if (/^\/deployments\/?$/.test(rest)) return { kind: "deployments", repo };
+    const statuses = /^\/deployments\/([1-9]\d*)\/statuses\/?$/.exec(rest);
+    if (statuses) return { kind: "deployment-statuses", repo, id: Number(statuses[1]) };
     return null;
   }
 
@@ -324,12 +623,16 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
     forbid(status, methods) {
       failure = status === null ? null : { status, methods: methods ? new Set(methods) : null };
     },
-    seedComments: (repo, issue, bodies) =>
-      bodies.map((body) => publicComment(addComment(repo, issue, body, OCTOCAT))),
+    seedComments: (repo, issue, bodies, author = OCTOCAT) =>
+      bodies.map((body) => publicComment(addComment(repo, issue, body, author))),
     deleteComment(id) {
       const index = comments.findIndex((c) => c.id === id);
       if (index >= 0) comments.splice(index, 1);
     },
+    deployments: (repo) =>
+      deployments
+        .filter((d) => sameRepo(d.repo, repo))
+        .map((d) => ({ ...publicDeployment(d), statuses: d.statuses.map((x) => ({ ...x })) })),
     async close() {
       server.closeAllConnections();
       server.close();
@@ -351,6 +654,11 @@ function publicComment(stored: StubComment): StubComment {
     updated_at: stored.updated_at,
     author_association: stored.author_association,
   };
+}
+
+function publicDeployment(stored: StoredDeployment): StubDeployment {
+  const { repo: _repo, statuses: _statuses, ...deployment } = stored;
+  return { ...deployment, creator: { ...deployment.creator } };
 }
 
 // GitHub owner and repository names are case-insensitive.

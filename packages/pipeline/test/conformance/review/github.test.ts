@@ -1,6 +1,11 @@
 import { Octokit } from "@octokit/rest";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { startGitHubStub, type GitHubStub } from "../../../src/testing/stubs/github";
+import {
+  ACTIONS_BOT,
+  PERSON,
+  startGitHubStub,
+  type GitHubStub,
+} from "../../../src/testing/stubs/github";
 import { PipelineError } from "../../../src/errors";
 import { describeReviewChannel, sampleSummary } from "./suite";
 import {
@@ -100,7 +105,7 @@ describe("GitHubReviewChannel", () => {
     const { stub, channel, writes } = await setup();
     const bodies = Array.from({ length: 250 }, (_, i) => `Comment ${i + 1}: looks good`);
     bodies[219] = `${SUMMARY_MARKER("preview-7")}\n## old summary`;
-    const seeded = stub.seedComments(REPO, 7, bodies);
+    const seeded = stub.seedComments(REPO, 7, bodies, ACTIONS_BOT);
     const { location } = await channel.publish(sampleSummary({ version: "v9" }));
 
     const reads = stub.requests.filter((r) => r.method === "GET");
@@ -121,7 +126,7 @@ describe("GitHubReviewChannel", () => {
     const { stub, channel } = await setup();
     const bodies = Array.from({ length: 250 }, (_, i) => `Comment ${i + 1}`);
     bodies[3] = `${SUMMARY_MARKER("preview-7")}\nold`;
-    stub.seedComments(REPO, 7, bodies);
+    stub.seedComments(REPO, 7, bodies, ACTIONS_BOT);
     await channel.publish(sampleSummary());
     expect(stub.requests.filter((r) => r.method === "GET")).toHaveLength(1);
   });
@@ -142,10 +147,28 @@ describe("GitHubReviewChannel", () => {
     expect(mine!.body.startsWith(SUMMARY_MARKER("preview-7"))).toBe(true);
   });
 
+  it("leaves a person's comment that starts with the marker alone, and edits its own after it", async () => {
+    const { stub, channel, writes } = await setup();
+    const pasted = `${SUMMARY_MARKER("preview-7")}\nI pasted the bot's comment to ask about it.`;
+    const [person] = stub.seedComments(REPO, 7, [pasted], PERSON);
+    const first = await channel.publish(sampleSummary({ version: "v1" }));
+    const second = await channel.publish(sampleSummary({ version: "v2" }));
+    const [kept, mine, ...more] = stub.comments(REPO, 7);
+    expect(more).toEqual([]);
+    expect(kept).toEqual(person);
+    expect(mine!.user).toMatchObject({ login: "github-actions[bot]", type: "Bot" });
+    expect(mine!.body).toContain("version v2");
+    expect(second.location).toBe(first.location);
+    expect(writes().map((r) => [r.method, r.path])).toEqual([
+      ["POST", "/repos/acme/app/issues/7/comments"],
+      ["PATCH", `/repos/acme/app/issues/comments/${mine!.id}`],
+    ]);
+  });
+
   it("posts a new comment when the listed one was deleted before the edit", async () => {
     const stub = await startGitHubStub();
     stubs.push(stub);
-    const [old] = stub.seedComments(REPO, 7, [`${SUMMARY_MARKER("preview-7")}\nold`]);
+    const [old] = stub.seedComments(REPO, 7, [`${SUMMARY_MARKER("preview-7")}\nold`], ACTIONS_BOT);
     const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
     const octokit = new Octokit({ auth: stub.token, baseUrl: stub.url, log: quiet });
     octokit.hook.before("request", (options) => {
@@ -406,6 +429,129 @@ describe("GitHubReviewChannel", () => {
   });
 });
 
+describe("GitHub deployments", () => {
+  const SHA = "0123456789abcdef0123456789abcdef01234567";
+  const PRODUCTION_URLS = {
+    web: "https://codex-web.acme.workers.dev",
+    auth: "https://codex-auth.acme.workers.dev",
+    webhook: "https://codex-stripe-webhook-handler.acme.workers.dev",
+  };
+  const states = (stub: GitHubStub, environment: string) =>
+    stub
+      .deployments(REPO)
+      .filter((d) => d.environment === environment)
+      .map((d) => d.statuses.map((status) => status.state));
+
+  it("reports a preview as a transient deployment of its commit, with its URL and the run's log", async () => {
+    const { stub, channel, warnings } = await setup({ runUrl: RUN_URL });
+    await channel.publish(sampleSummary({ commit: SHA }));
+    expect(warnings).toEqual([]);
+    const [deployment, ...more] = stub.deployments(REPO);
+    expect(more).toEqual([]);
+    expect(deployment).toMatchObject({
+      ref: SHA,
+      sha: SHA,
+      environment: "preview-7",
+      transient_environment: true,
+      production_environment: false,
+    });
+    expect(deployment!.statuses).toMatchObject([
+      { state: "success", environment_url: "http://pr-7.localhost:8787", log_url: RUN_URL },
+    ]);
+    // The comment is still there, beside it.
+    expect(stub.comments(REPO, 7)).toHaveLength(1);
+  });
+
+  it("follows one deploy from in progress to success on one deployment", async () => {
+    const { stub, channel } = await setup();
+    await channel.publish(sampleSummary({ commit: SHA, status: "in-progress" }));
+    await channel.publish(sampleSummary({ commit: SHA, status: "deployed" }));
+    expect(states(stub, "preview-7")).toEqual([["in_progress", "success"]]);
+  });
+
+  it("reports a failed deploy as failure, without a URL to view", async () => {
+    const { stub, channel } = await setup();
+    await channel.publish(sampleSummary({ commit: SHA, status: "failed", error: "smoke" }));
+    const [deployment] = stub.deployments(REPO);
+    expect(deployment!.statuses).toMatchObject([{ state: "failure", environment_url: "" }]);
+    expect(deployment!.statuses[0]!.description).not.toContain("smoke");
+  });
+
+  it("reports production as the production environment, and comments nowhere", async () => {
+    const { stub, channel } = await setup();
+    const { location } = await channel.publish(
+      sampleSummary({ environment: "production", commit: SHA, urls: PRODUCTION_URLS }),
+    );
+    expect(location).toBe("");
+    expect(stub.deployments(REPO)).toMatchObject([
+      {
+        environment: "production",
+        transient_environment: false,
+        production_environment: true,
+        statuses: [{ state: "success", environment_url: PRODUCTION_URLS.web }],
+      },
+    ]);
+    expect(stub.requests.some((r) => r.path.includes("/comments"))).toBe(false);
+  });
+
+  it("reports nothing without a commit (a run outside a workflow), and warns of nothing", async () => {
+    const { stub, channel, warnings } = await setup();
+    await channel.publish(sampleSummary());
+    expect(stub.deployments(REPO)).toEqual([]);
+    expect(warnings).toEqual([]);
+  });
+
+  it("sets every deployment of a deleted preview inactive, once, and leaves other environments", async () => {
+    const { stub, channel } = await setup();
+    const other = "fedcba9876543210fedcba9876543210fedcba98";
+    await channel.publish(sampleSummary({ commit: SHA }));
+    await channel.publish(sampleSummary({ commit: other, status: "failed" }));
+    await channel.publish(sampleSummary({ environment: "preview-8", commit: SHA }));
+    const deleted = sampleSummary({ status: "deleted", urls: null, database: null, steps: [] });
+    await channel.publish(deleted);
+    expect(states(stub, "preview-7")).toEqual([
+      ["success", "inactive"],
+      ["failure", "inactive"],
+    ]);
+    expect(states(stub, "preview-8")).toEqual([["success"]]);
+    // A second cleanup finds nothing left to change.
+    const before = stub.requests.filter((r) => r.method === "POST").length;
+    await channel.publish(deleted);
+    const posts = stub.requests.filter((r) => r.method === "POST").slice(before);
+    expect(posts.map((r) => r.path)).toEqual([]);
+  });
+
+  it("warns, naming the permission, when the token may not write deployments; the comment still goes", async () => {
+    const { stub, warnings } = await setup();
+    // A 403 on deployments only: the workflow forgot `deployments: write`.
+    const octokit = new Octokit({ auth: stub.token, baseUrl: stub.url });
+    octokit.hook.wrap("request", async (request, options) => {
+      if (String(options.url).includes("/deployments")) {
+        stub.forbid(403);
+        try {
+          return await request(options);
+        } finally {
+          stub.forbid(null);
+        }
+      }
+      return request(options);
+    });
+    const channel = new GitHubReviewChannel({
+      token: stub.token,
+      repository: REPO,
+      baseUrl: stub.url,
+      octokit,
+      warn: (line) => warnings.push(line),
+    });
+    const { location } = await channel.publish(sampleSummary({ commit: SHA }));
+    expect(location).not.toBe("");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("the GitHub deployment of preview-7 was not reported");
+    expect(warnings[0]).toContain('"permissions: deployments: write"');
+    expect(warnings[0]).not.toContain(stub.token);
+  });
+});
+
 describe("githubFromEnv", () => {
   const env = { GITHUB_TOKEN: "ghs_" + "EnvToken", GITHUB_REPOSITORY: REPO };
 
@@ -501,6 +647,87 @@ describe("githubFromEnv", () => {
 });
 
 describe("the GitHub stub", () => {
+  describe("deployments, as GitHub answers them", () => {
+    async function api() {
+      const stub = await startGitHubStub();
+      stubs.push(stub);
+      const call = async (method: string, path: string, body?: unknown) => {
+        const response = await fetch(`${stub.url}/repos/${REPO}${path}`, {
+          method,
+          headers: { authorization: `token ${stub.token}`, "content-type": "application/json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return {
+          status: response.status,
+          json: (await response.json()) as Record<string, unknown>,
+        };
+      };
+      return { stub, call };
+    }
+    const create = { ref: "main", auto_merge: false, required_contexts: [] };
+
+    it("merges the default branch first (202, no deployment) unless auto_merge is false", async () => {
+      const { stub, call } = await api();
+      const merged = await call("POST", "/deployments", { ref: "feature", required_contexts: [] });
+      expect(merged.status).toBe(202);
+      expect(merged.json.message).toMatch(/^Auto-merged main into feature/);
+      expect(stub.deployments(REPO)).toEqual([]);
+    });
+
+    it("refuses (409) while the commit's checks are not green unless required_contexts is []", async () => {
+      const { call } = await api();
+      const refused = await call("POST", "/deployments", { ref: "main", auto_merge: false });
+      expect(refused.status).toBe(409);
+      expect(refused.json.message).toMatch(/Commit status checks failed/);
+    });
+
+    it("needs a ref, a known state and short descriptions (422), and a known deployment (404)", async () => {
+      const { call } = await api();
+      expect((await call("POST", "/deployments", { auto_merge: false })).status).toBe(422);
+      const long = { ...create, description: "x".repeat(141) };
+      expect((await call("POST", "/deployments", long)).status).toBe(422);
+      const { json } = await call("POST", "/deployments", create);
+      expect(json.environment).toBe("production");
+      expect(json.production_environment).toBe(true);
+      const statuses = `/deployments/${String(json.id)}/statuses`;
+      expect((await call("POST", statuses, { state: "done" })).status).toBe(422);
+      expect((await call("POST", "/deployments/999/statuses", { state: "success" })).status).toBe(
+        404,
+      );
+      expect((await call("POST", statuses, { state: "success" })).status).toBe(201);
+      const listed = await call("GET", statuses);
+      expect(listed.json).toMatchObject([{ state: "success" }]);
+    });
+
+    it("lists deployments newest first, filtered by environment", async () => {
+      const { call } = await api();
+      await call("POST", "/deployments", { ...create, environment: "preview-1" });
+      await call("POST", "/deployments", { ...create, environment: "preview-2" });
+      await call("POST", "/deployments", { ...create, environment: "preview-1", ref: "b" });
+      const { json } = await call("GET", "/deployments?environment=preview-1");
+      expect((json as unknown as { ref: string }[]).map((d) => d.ref)).toEqual(["b", "main"]);
+    });
+
+    it("a success sets the environment's earlier successful deployments inactive, unless transient or production", async () => {
+      const { stub, call } = await api();
+      const make = async (extra: object) => {
+        const { json } = await call("POST", "/deployments", { ...create, ...extra });
+        await call("POST", `/deployments/${String(json.id)}/statuses`, { state: "success" });
+      };
+      await make({ environment: "staging" });
+      await make({ environment: "staging" });
+      await make({ environment: "preview-3", transient_environment: true });
+      await make({ environment: "preview-3", transient_environment: true });
+      const byEnvironment = (name: string) =>
+        stub
+          .deployments(REPO)
+          .filter((d) => d.environment === name)
+          .map((d) => d.statuses.map((x) => x.state));
+      expect(byEnvironment("staging")).toEqual([["success", "inactive"], ["success"]]);
+      expect(byEnvironment("preview-3")).toEqual([["success"], ["success"]]);
+    });
+  });
+
   it("accepts Bearer auth and answers a wrong token with GitHub's 401 JSON", async () => {
     const stub = await startGitHubStub();
     stubs.push(stub);
