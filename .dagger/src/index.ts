@@ -319,6 +319,8 @@ export class Codex {
     rebuild = false,
   ): Promise<string> {
     const env: CloudEnv = {
+      // No PR to comment on, but the deploy is reported as a GitHub deployment of `commit`.
+      ...this.github(),
       SESSION_SECRET: sessionSecret,
       STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
       STRIPE_SECRET_KEY: stripeSecretKey,
@@ -431,7 +433,7 @@ export class Codex {
       });
   }
 
-  /** The PR comment's settings, for the functions that update it. */
+  /** The PR comment's and GitHub deployments' settings, for the functions that update them. */
   private github(): CloudEnv {
     return {
       GITHUB_TOKEN: this.githubToken,

@@ -461,7 +461,7 @@ const CLOUD_CALLS: {
     files: SUMMARY_FILES,
   },
   {
-    // The PR comment's settings are the module's, but production has no PR to comment on.
+    // No PR to comment on, but the GitHub settings report the production deployment.
     fn: "productionDeploy",
     settings: { ...CLOUD_ARGS, ...GITHUB_ARGS },
     args: {
@@ -479,8 +479,9 @@ const CLOUD_CALLS: {
       SESSION_SECRET: "sessionSecret",
       STRIPE_WEBHOOK_SECRET: "stripeWebhookSecret",
       STRIPE_SECRET_KEY: "stripeSecretKey",
+      GITHUB_TOKEN: "githubToken",
     },
-    vars: { ...CLOUD_VARS, STRIPE_PRICE_ID: "price_live", GITHUB_SHA: "abc123" },
+    vars: { ...CLOUD_VARS, ...GITHUB_VARS, STRIPE_PRICE_ID: "price_live", GITHUB_SHA: "abc123" },
   },
   {
     fn: "cleanup",

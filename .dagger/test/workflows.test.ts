@@ -225,12 +225,12 @@ describe("the workflows", () => {
       const { fn } = checkCall(scan, String(step.with?.call));
       const env = step.env ?? {};
       // What .env.example reads for this function: its own keys, and the cloud settings;
-      // the PR comment's token for the functions that comment. GitHub sets GITHUB_* itself.
+      // the token of the PR comment and the GitHub deployments. GitHub sets GITHUB_* itself.
       const keys = [...DEFAULTS.keys()].filter(
         (key) =>
           key.startsWith(`${fn.toLowerCase()}_`) ||
           /^(cloudflare|neon)/.test(key) ||
-          (key === "githubtoken" && fn !== "productionDeploy"),
+          key === "githubtoken",
       );
       const needed = keys.flatMap((key) => variablesOf(DEFAULTS.get(key) as string));
       expect(Object.keys(env).sort()).toEqual([...new Set(needed)].sort());
@@ -336,7 +336,11 @@ describe("each workflow's trigger, permissions and concurrency", () => {
       group: "preview-${{ github.event.pull_request.number }}",
       "cancel-in-progress": true,
     });
-    expect(wf.permissions).toEqual({ contents: "read", "pull-requests": "write" });
+    expect(wf.permissions).toEqual({
+      contents: "read",
+      "pull-requests": "write",
+      deployments: "write",
+    });
     const call = String(daggerStep("preview.yml").with?.call);
     expect(words(call).slice(0, 4)).toEqual([
       "preview-deploy",
@@ -363,7 +367,11 @@ describe("each workflow's trigger, permissions and concurrency", () => {
     expect(wf.on).toEqual({ pull_request: { types: ["closed"] } });
     expectPreviewRuns(onlyJob("cleanup.yml"));
     expect(wf.concurrency?.group).toBe(workflow("preview.yml").concurrency?.group);
-    expect(wf.permissions).toEqual({ contents: "read", "pull-requests": "write" });
+    expect(wf.permissions).toEqual({
+      contents: "read",
+      "pull-requests": "write",
+      deployments: "write",
+    });
     expect(words(String(daggerStep("cleanup.yml").with?.call)).slice(0, 3)).toEqual([
       "cleanup",
       "--pr",
@@ -376,8 +384,10 @@ describe("each workflow's trigger, permissions and concurrency", () => {
     expect(wf.on).toEqual({ push: { branches: ["main"] } });
     expect(onlyJob("production.yml").environment).toBe("production");
     expect(wf.concurrency).toEqual({ group: "production", "cancel-in-progress": false });
-    expect(wf.permissions).toEqual({ contents: "read" });
+    // The token reports the production deployment; it may not comment or push.
+    expect(wf.permissions).toEqual({ contents: "read", deployments: "write" });
     const step = daggerStep("production.yml");
+    expect(step.env?.GITHUB_TOKEN).toBe("${{ secrets.GITHUB_TOKEN }}");
     expect(words(String(step.with?.call))[0]).toBe("production-deploy");
     // Production's own values, never the previews'.
     for (const name of ["SESSION_SECRET", "STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"]) {
@@ -390,7 +400,11 @@ describe("each workflow's trigger, permissions and concurrency", () => {
     const wf = workflow("sweep.yml");
     expect(Object.keys(wf.on).sort()).toEqual(["schedule", "workflow_dispatch"]);
     expect(wf.concurrency?.["cancel-in-progress"]).toBe(false);
-    expect(wf.permissions).toEqual({ contents: "read", "pull-requests": "write" });
+    expect(wf.permissions).toEqual({
+      contents: "read",
+      "pull-requests": "write",
+      deployments: "write",
+    });
     expect(words(String(daggerStep("sweep.yml").with?.call)).slice(0, 4)).toEqual([
       "cleanup",
       "--stale",

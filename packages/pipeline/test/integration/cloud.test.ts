@@ -75,6 +75,8 @@ function cloudEnv(stateDir: string, overrides: Record<string, string | undefined
     STRIPE_WEBHOOK_SECRET_PRODUCTION,
     CODEX_SMOKE_CONNECT_TO: `127.0.0.1:${new URL(cf.url).port}`,
     CODEX_SMOKE_RETRY_MS: "0",
+    // No commit unless a test gives one: GitHub deployments are reported only for a commit.
+    GITHUB_SHA: undefined,
     ...overrides,
   };
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<
@@ -450,6 +452,39 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     expect(again.stdout).toMatch(/nothing to remove/);
     expect(deletes()).toBe(deletesBefore);
     expect(github.comments(REPOSITORY, 7)).toHaveLength(1);
+  });
+
+  it("reports a preview as a GitHub deployment of its commit (View deployment), set inactive by cleanup", async () => {
+    const commit = "3f786850e387550fdab836ed7e6dc881de23001b";
+    const deploy = await cloud(["preview-deploy", "--pr", "31", "--skip-tests"], {
+      env: { GITHUB_SHA: commit },
+    });
+    expect(deploy.code, explain(deploy)).toBe(0);
+    const ofPreview = () =>
+      github.deployments(REPOSITORY).filter((d) => d.environment === "preview-31");
+    expect(ofPreview()).toMatchObject([
+      {
+        ref: commit,
+        transient_environment: true,
+        production_environment: false,
+        statuses: [
+          {
+            state: "success",
+            environment_url: `https://codex-web-preview-31.${cf.subdomain}.workers.dev`,
+          },
+        ],
+      },
+    ]);
+    const create = github.requests.find(
+      (r) => r.method === "POST" && r.path === `/repos/${REPOSITORY}/deployments`,
+    );
+    expect(create?.body).toMatchObject({ auto_merge: false, required_contexts: [] });
+
+    const removed = await cloud(["cleanup", "--pr", "31"]);
+    expect(removed.code, explain(removed)).toBe(0);
+    expect(ofPreview().map((d) => d.statuses.map((status) => status.state))).toEqual([
+      ["success", "inactive"],
+    ]);
   });
 
   it("the sweep, on a fresh runner, removes old previews and never production, and a token that may not comment only warns", async () => {
