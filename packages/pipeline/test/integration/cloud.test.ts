@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCloudflareStub, type CloudflareStub } from "../../src/testing/stubs/cloudflare";
-import { startGitHubStub, type GitHubStub } from "../../src/testing/stubs/github";
+import { PERSON, startGitHubStub, type GitHubStub } from "../../src/testing/stubs/github";
 import { redact, type NeonStub } from "../../src/testing/stubs/neon";
 import { startNeonOnPostgres, type NeonOnPostgres } from "../../src/testing/stubs/neon-postgres";
 import { startStripeStub, type StripeStub } from "../../src/testing/stubs/stripe";
@@ -454,12 +454,23 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     expect(github.comments(REPOSITORY, 7)).toHaveLength(1);
   });
 
-  it("reports a preview as a GitHub deployment of its commit (View deployment), set inactive by cleanup", async () => {
+  it("reports a preview as a GitHub deployment of its commit (View deployment), set inactive by cleanup; a person's comment that starts with the marker is left alone", async () => {
     const commit = "3f786850e387550fdab836ed7e6dc881de23001b";
+    const [person] = github.seedComments(
+      REPOSITORY,
+      31,
+      ["<!-- codex-preview:preview-31 -->\nWhy does the bot's comment say this?"],
+      PERSON,
+    );
     const deploy = await cloud(["preview-deploy", "--pr", "31", "--skip-tests"], {
       env: { GITHUB_SHA: commit },
     });
     expect(deploy.code, explain(deploy)).toBe(0);
+    const [kept, own, ...more] = github.comments(REPOSITORY, 31);
+    expect(more).toEqual([]);
+    expect(kept).toEqual(person);
+    expect(own?.user.type).toBe("Bot");
+    expect(own?.body).toMatch(/^<!-- codex-preview:preview-31 -->\n/);
     const ofPreview = () =>
       github.deployments(REPOSITORY).filter((d) => d.environment === "preview-31");
     expect(ofPreview()).toMatchObject([

@@ -51,6 +51,17 @@ async function setup(options: Partial<GitHubReviewChannelOptions> = {}) {
   return { stub, channel, warnings, published, writes };
 }
 
+/** A channel on the stub through a client of the test's own, warnings into `warnings`. */
+function channelWith(stub: GitHubStub, octokit: Octokit, warnings: string[]) {
+  return new GitHubReviewChannel({
+    token: stub.token,
+    repository: REPO,
+    baseUrl: stub.url,
+    octokit,
+    warn: (line) => warnings.push(line),
+  });
+}
+
 describeReviewChannel("github (stub API)", async () => {
   const { channel, published } = await setup();
   return { channel, secrets: [SECRET], published: async (env) => published(env) };
@@ -175,13 +186,7 @@ describe("GitHubReviewChannel", () => {
       if (options.method === "PATCH") stub.deleteComment(old!.id);
     });
     const warnings: string[] = [];
-    const channel = new GitHubReviewChannel({
-      token: stub.token,
-      repository: REPO,
-      baseUrl: stub.url,
-      octokit,
-      warn: (line) => warnings.push(line),
-    });
+    const channel = channelWith(stub, octokit, warnings);
     const { location } = await channel.publish(sampleSummary());
     expect(warnings).toEqual([]);
     expect(stub.requests.map((r) => r.method)).toEqual(["GET", "PATCH", "POST"]);
@@ -536,13 +541,7 @@ describe("GitHub deployments", () => {
       }
       return request(options);
     });
-    const channel = new GitHubReviewChannel({
-      token: stub.token,
-      repository: REPO,
-      baseUrl: stub.url,
-      octokit,
-      warn: (line) => warnings.push(line),
-    });
+    const channel = channelWith(stub, octokit, warnings);
     const { location } = await channel.publish(sampleSummary({ commit: SHA }));
     expect(location).not.toBe("");
     expect(warnings).toHaveLength(1);
