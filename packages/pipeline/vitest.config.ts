@@ -8,6 +8,8 @@ export default defineProject({
     // Contract tests run the real wrangler against recording stubs: minutes, not seconds.
     exclude: ["**/*.contract.test.ts"],
     environment: "node",
+    // Requests a vendor would refuse fail the test (src/testing/stubs/contract.ts).
+    setupFiles: ["./src/testing/stubs/vitest-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -7,6 +7,8 @@ export default defineProject({
     name: "pipeline-contract",
     include: ["src/**/*.contract.test.ts", "test/conformance/**/*.contract.test.ts"],
     environment: "node",
+    // Requests a vendor would refuse fail the test (src/testing/stubs/contract.ts).
+    setupFiles: ["./src/testing/stubs/vitest-setup.ts"],
     fileParallelism: false,
     testTimeout: 180_000,
     hookTimeout: 180_000,

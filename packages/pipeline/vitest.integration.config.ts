@@ -7,6 +7,8 @@ export default defineProject({
     name: "pipeline-integration",
     include: ["test/integration/**/*.test.ts"],
     environment: "node",
+    // Requests a vendor would refuse fail the test (src/testing/stubs/contract.ts).
+    setupFiles: ["./src/testing/stubs/vitest-setup.ts"],
     fileParallelism: false,
     testTimeout: 300_000,
     hookTimeout: 300_000,

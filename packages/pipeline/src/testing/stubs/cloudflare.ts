@@ -11,6 +11,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { multipartParts, stubContract, type ContractViolation } from "./contract";
 
 export interface RecordedRequest {
   method: string;
@@ -77,6 +78,8 @@ export interface CloudflareStub {
   /** The account's workers.dev subdomain (`<name>.<subdomain>.workers.dev`). */
   subdomain: string;
   requests: RecordedRequest[];
+  /** Requests Cloudflare (or wrangler 4.86's own types, where its document falls short) refuses, and undocumented answers (contract.ts). */
+  violations: ContractViolation[];
   scripts: Map<string, StubScript>;
   /**
    * Answers the next `times` matching requests with `status` and an error envelope, or never
@@ -215,6 +218,7 @@ export async function startCloudflareStub(
   const uploadSessions = new Map<string, Set<string>>();
   const completionTokens = new Set<string>();
   const brokenHealth = new Set<string>();
+  const contract = stubContract("cloudflare");
 
   function newScript(name: string): StubScript {
     const script: StubScript = {
@@ -581,6 +585,19 @@ export async function startCloudflareStub(
       status: 0,
     };
     requests.push(record);
+    const verdict = url.pathname.startsWith(prefix)
+      ? contract.check(
+          {
+            method,
+            path,
+            query: Object.fromEntries(url.searchParams),
+            contentType: req.headers["content-type"],
+            body: raw,
+            ...(body.form ? { parts: await multipartParts(body.form) } : {}),
+          },
+          res,
+        )
+      : { errors: [] };
 
     let reply: Reply;
     const failure = failures.find((f) => f.left > 0 && matches(f.matcher, method, path));
@@ -594,6 +611,17 @@ export async function startCloudflareStub(
       reply = fail(failure.status, 10013, `stub: injected failure (${failure.status})`);
     } else if (!url.pathname.startsWith(prefix)) {
       reply = fail(404, 7003, `No route for ${url.pathname}`);
+    } else if (verdict.errors.length > 0) {
+      // Cloudflare refuses a malformed request with 400 and its failure envelope, with the codes
+      // the 2024 document lists (x-cfLinkErrors): 10001 an unexpected content type, 10004 a
+      // malformed URL parameter, 10021 content that failed validation checks.
+      const first = verdict.errors[0] ?? "";
+      const code = first.startsWith("content type")
+        ? 10001
+        : /^(path|query) parameter/.test(first)
+          ? 10004
+          : 10021;
+      reply = fail(400, code, `request validation failed: ${verdict.errors.join("; ")}`);
     } else {
       try {
         reply = await route(method, path, body, req.headers.authorization ?? "");
@@ -629,6 +657,7 @@ export async function startCloudflareStub(
     apiToken,
     subdomain,
     requests,
+    violations: contract.violations,
     scripts,
     failNext(matcher, status, times = 1) {
       failures.push({ matcher, status, left: times });

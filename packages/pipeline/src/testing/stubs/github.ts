@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { stubContract, type ContractViolation } from "./contract";
 
 /** The token the stub accepts unless told otherwise. Built by concatenation: not a real token. */
 export const STUB_TOKEN = "ghs_" + "StubInstallationToken0123456789abcd";
@@ -109,6 +110,8 @@ export interface GitHubStub {
   token: string;
   /** Every request received, in order. */
   requests: RecordedRequest[];
+  /** Requests GitHub's API document refuses, and answers it does not document (contract.ts). */
+  violations: ContractViolation[];
   /** A copy of the comments of `repo` ("owner/name") on issue `issue`, oldest first. */
   comments(repo: string, issue: number): StubComment[];
   /**
@@ -181,6 +184,7 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
   let clock = Date.parse("2025-05-01T12:00:00Z");
   let failure: { status: number; methods: ReadonlySet<string> | null } | null = null;
   let url = "";
+  const contract = stubContract("github");
 
   const now = () => new Date((clock += 1000)).toISOString().replace(/\.\d{3}Z$/, "Z");
 
@@ -245,6 +249,16 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
       headers,
       body,
     });
+    const verdict = contract.check(
+      {
+        method,
+        path: parsed.pathname,
+        query: Object.fromEntries(parsed.searchParams),
+        contentType: headers["content-type"],
+        body: text,
+      },
+      res,
+    );
 
     const presented = /^(?:token|bearer)\s+(\S+)$/i.exec(headers.authorization ?? "")?.[1];
     if (presented === undefined) {
@@ -255,6 +269,18 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
       return sendError(res, failure.status);
     }
 
+    if (verdict.errors.length > 0) {
+      // GitHub answers a body it cannot parse with 400, one that breaks the operation's schema
+      // with 422 (https://docs.github.com/rest/using-the-rest-api/troubleshooting-the-rest-api).
+      const unparsable = verdict.errors.includes("the body is not valid JSON");
+      return send(res, unparsable ? 400 : 422, {
+        message: unparsable
+          ? "Problems parsing JSON"
+          : `Invalid request.\n\n${verdict.errors.join("\n")}`,
+        documentation_url: DOCS,
+        status: unparsable ? "400" : "422",
+      });
+    }
     const route = resolveRoute(parsed.pathname);
     if (!route) return sendError(res, 404);
 
@@ -616,6 +642,7 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
     url,
     token,
     requests,
+    violations: contract.violations,
     comments: (repo, issue) =>
       comments
         .filter((c) => sameRepo(c.repo, repo) && c.issue === issue)
@@ -649,7 +676,7 @@ function publicComment(stored: StubComment): StubComment {
     html_url: stored.html_url,
     issue_url: stored.issue_url,
     body: stored.body,
-    user: { ...stored.user },
+    user: simpleUser(stored.user),
     created_at: stored.created_at,
     updated_at: stored.updated_at,
     author_association: stored.author_association,
@@ -658,7 +685,35 @@ function publicComment(stored: StubComment): StubComment {
 
 function publicDeployment(stored: StoredDeployment): StubDeployment {
   const { repo: _repo, statuses: _statuses, ...deployment } = stored;
-  return { ...deployment, creator: { ...deployment.creator } };
+  return { ...deployment, creator: simpleUser(deployment.creator) };
+}
+
+/**
+ * A user as GitHub sends one in a comment: its `simple-user` schema, whose fields are all
+ * required (https://docs.github.com/rest/issues/comments#get-an-issue-comment).
+ */
+function simpleUser(user: StubUser): StubUser {
+  const html = `https://github.com/${user.login.replace("[bot]", "")}`;
+  const api = `https://api.github.com/users/${encodeURIComponent(user.login)}`;
+  return {
+    ...user,
+    node_id: `${user.type === "Bot" ? "MDM6Qm90" : "MDQ6VXNlcj"}${Buffer.from(String(user.id)).toString("base64url")}`,
+    avatar_url: `https://avatars.githubusercontent.com/u/${user.id}?v=4`,
+    gravatar_id: "",
+    url: api,
+    html_url:
+      user.type === "Bot" ? `https://github.com/apps/${user.login.replace("[bot]", "")}` : html,
+    followers_url: `${api}/followers`,
+    following_url: `${api}/following{/other_user}`,
+    gists_url: `${api}/gists{/gist_id}`,
+    starred_url: `${api}/starred{/owner}{/repo}`,
+    subscriptions_url: `${api}/subscriptions`,
+    organizations_url: `${api}/orgs`,
+    repos_url: `${api}/repos`,
+    events_url: `${api}/events{/privacy}`,
+    received_events_url: `${api}/received_events`,
+    site_admin: false,
+  } as StubUser;
 }
 
 // GitHub owner and repository names are case-insensitive.

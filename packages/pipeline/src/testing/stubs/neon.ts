@@ -7,6 +7,7 @@
  *
  * Only what the pipeline uses is modelled; anything else answers 404.
  */
+import { stubContract, type ContractViolation } from "./contract";
 import { listenOnLoopback } from "./listen";
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import {
@@ -93,6 +94,8 @@ export interface NeonStub {
   apiKey: string;
   projectId: string;
   requests: RecordedRequest[];
+  /** Requests Neon's API document refuses, and answers it does not document (contract.ts). */
+  violations: ContractViolation[];
   state: NeonStubState;
   /** The default branch. */
   main(): Branch;
@@ -179,6 +182,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
   // Backend work a request started, awaited before the request is answered.
   const pending: Promise<void>[] = [];
   const backend = options.backend;
+  const contract = stubContract("neon");
 
   function makeBranch(name: string, parent: Branch | undefined, expiresAt?: string): Branch {
     const at = now();
@@ -635,6 +639,16 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
       headers: { ...req.headers },
       body,
     });
+    const verdict = contract.check(
+      {
+        method,
+        path,
+        query: Object.fromEntries(url.searchParams),
+        contentType: req.headers["content-type"],
+        body: raw,
+      },
+      res,
+    );
 
     const index = faults.findIndex(
       ({ match }) =>
@@ -670,6 +684,15 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
     }
     if (badJson)
       return send(res, 400, errorBody("the request body is not valid JSON", "BAD_REQUEST"));
+    if (verdict.errors.length > 0) {
+      // Neon answers a request its API schema refuses with 400 and its general error body
+      // (`GeneralError`: code and message) before doing anything.
+      return send(
+        res,
+        400,
+        errorBody(`request validation failed: ${verdict.errors.join("; ")}`, "BAD_REQUEST"),
+      );
+    }
     try {
       const [status, reply] = route(method, path, Object.fromEntries(url.searchParams), body);
       await Promise.all(pending.splice(0));
@@ -711,6 +734,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
     apiKey,
     projectId: state.projectId,
     requests,
+    violations: contract.violations,
     state,
     main: () => defaultBranch(),
     branch: (name) => state.branches.find((b) => b.name === name),

@@ -5,6 +5,7 @@
  * Stripe's `{error: {type, message}}` error bodies. Only webhook endpoints are modelled;
  * anything else answers 404.
  */
+import { stubContract, type ContractViolation } from "./contract";
 import { listenOnLoopback } from "./listen";
 import { randomBytes } from "node:crypto";
 import {
@@ -51,6 +52,8 @@ export interface StripeStub {
   url: string;
   apiKey: string;
   requests: StripeRecordedRequest[];
+  /** Requests Stripe's API document refuses, and answers it does not document (contract.ts). */
+  violations: ContractViolation[];
   /** Newest first, as Stripe lists them. */
   endpoints: StubWebhookEndpoint[];
   /** Adds an endpoint directly, without recording a request. */
@@ -100,6 +103,7 @@ export async function startStripeStub(options: { apiKey?: string } = {}): Promis
   const apiKey = options.apiKey ?? STRIPE_STUB_KEY;
   const requests: StripeRecordedRequest[] = [];
   const endpoints: StubWebhookEndpoint[] = [];
+  const contract = stubContract("stripe");
 
   function makeEndpoint(fields: {
     url: string;
@@ -229,6 +233,17 @@ export async function startStripeStub(options: { apiKey?: string } = {}): Promis
       headers.authorization = headers.authorization.replace(/^(\S+\s+).*$/, "$1[REDACTED]");
     }
     requests.push({ method, path: url.pathname, query, headers, body });
+    const verdict = contract.check(
+      {
+        method,
+        path: url.pathname,
+        query,
+        search: url.search.slice(1),
+        contentType: req.headers["content-type"],
+        body: raw,
+      },
+      res,
+    );
 
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
       // Stripe masks all but the last four characters of the key it was given.
@@ -243,6 +258,23 @@ export async function startStripeStub(options: { apiKey?: string } = {}): Promis
           ),
         ),
       );
+    }
+    if (verdict.errors.length > 0) {
+      // Stripe refuses unknown and invalid parameters with a 400 invalid_request_error that
+      // names the parameter: https://docs.stripe.com/api/errors
+      const unknown = /must NOT have additional properties|is unknown/.test(
+        verdict.errors[0] ?? "",
+      );
+      return send(res, 400, {
+        error: {
+          type: "invalid_request_error",
+          code: unknown ? "parameter_unknown" : "parameter_invalid",
+          ...(verdict.param ? { param: verdict.param } : {}),
+          message: unknown
+            ? `Received unknown parameter: ${verdict.param ?? ""}`
+            : `Invalid ${verdict.param ?? "request"}: ${verdict.errors.join("; ")}`,
+        },
+      });
     }
     try {
       send(res, 200, route(method, url.pathname, query, body));
@@ -273,6 +305,7 @@ export async function startStripeStub(options: { apiKey?: string } = {}): Promis
     url: `http://${host}:${port}`,
     apiKey,
     requests,
+    violations: contract.violations,
     endpoints,
     seed: (fields) => makeEndpoint(fields),
     close: listening.close,
