@@ -97,6 +97,8 @@ describe("Stripe stub", () => {
       enabled_events: ["checkout.session.completed", "invoice.paid"],
       description: "codex preview-7",
       metadata: { codex_environment: "preview-7" },
+      // Newer than the 2023 document: the version the pinned library speaks is allowed.
+      api_version: Stripe.API_VERSION as Stripe.WebhookEndpointCreateParams.ApiVersion,
     });
     await stripe.webhookEndpoints.list({ limit: 100 });
     await stripe.webhookEndpoints.del(created.id);

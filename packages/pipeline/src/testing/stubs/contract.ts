@@ -26,6 +26,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import { openapiSchemaToJsonSchema } from "@openapi-contrib/openapi-schema-to-json-schema";
 import { parse as parseForm } from "qs";
+import Stripe from "stripe";
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
@@ -484,6 +485,25 @@ function flat(query: Record<string, string | string[]>): [string, string][] {
   );
 }
 
+/**
+ * Stripe's document is of 2023-09 (../specs/README.md): its `api_version` enum ends at
+ * 2023-08-16. The one newer value a client may rightly send is the version the pinned `stripe`
+ * library speaks (`Stripe.API_VERSION`, from stripe-node's own generated apiVersion.ts), so it
+ * is added to the enum of the webhook endpoint's create request, and nothing else is.
+ */
+function withLibraryApiVersion(doc: JsonObject): JsonObject {
+  const create = (doc.paths as Record<string, Record<string, JsonObject>>)["/v1/webhook_endpoints"]
+    ?.post as { requestBody?: { content?: Record<string, { schema?: JsonObject }> } } | undefined;
+  const version = (
+    create?.requestBody?.content?.["application/x-www-form-urlencoded"]?.schema?.properties as
+      Record<string, { enum?: string[] }> | undefined
+  )?.api_version;
+  if (version?.enum && !version.enum.includes(Stripe.API_VERSION)) {
+    version.enum.push(Stripe.API_VERSION);
+  }
+  return doc;
+}
+
 const contracts = new Map<Vendor, VendorContract>();
 
 /** The vendor's contract, loaded once per process. */
@@ -502,7 +522,9 @@ export function vendorContract(vendor: Vendor): VendorContract {
       break;
     case "stripe":
       // Stripe refuses unknown parameters: https://docs.stripe.com/api/errors (invalid_request_error).
-      contract = new VendorContract("stripe", readJson("stripe.json"), { strictQuery: true });
+      contract = new VendorContract("stripe", withLibraryApiVersion(readJson("stripe.json")), {
+        strictQuery: true,
+      });
       break;
     case "cloudflare":
       contract = new VendorContract(
