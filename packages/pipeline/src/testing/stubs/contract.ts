@@ -28,7 +28,7 @@ import { openapiSchemaToJsonSchema } from "@openapi-contrib/openapi-schema-to-js
 import { parse as parseForm } from "qs";
 import Stripe from "stripe";
 import { readFileSync } from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 
 export type Vendor = "cloudflare" | "github" | "neon" | "stripe";
 
@@ -54,6 +54,8 @@ export interface ContractRequest {
   contentType?: string;
   /** The raw body; empty when there is none. */
   body: string | Buffer;
+  /** A multipart body's parts by name, as the stub parsed them (`multipartParts`). */
+  parts?: Map<string, string>;
 }
 
 export interface ContractVerdict {
@@ -425,7 +427,7 @@ class VendorContract {
 
   /** The parts of a multipart body, JSON parts (by the document's schema) parsed. */
   private multipart(schema: JsonObject, request: ContractRequest): Record<string, unknown> {
-    const parts = (request as ContractRequest & { parts?: Map<string, string> }).parts;
+    const parts = request.parts;
     const properties = (schema.properties ?? {}) as Record<string, JsonObject>;
     const out: Record<string, unknown> = {};
     for (const [name, text] of parts ?? []) {
@@ -569,10 +571,7 @@ export interface StubContract {
    * Checks a request and watches the answer: call it once per request, before answering. A
    * verdict with errors is recorded as a violation; the stub answers it with the vendor's error.
    */
-  check(
-    request: ContractRequest & { parts?: Map<string, string> },
-    res: ServerResponse,
-  ): ContractVerdict;
+  check(request: ContractRequest, res: ServerResponse): ContractVerdict;
 }
 
 /** One stub's view of its vendor's contract. */
@@ -635,5 +634,3 @@ export async function multipartParts(form: FormData): Promise<Map<string, string
   }
   return parts;
 }
-
-export type { IncomingMessage };
