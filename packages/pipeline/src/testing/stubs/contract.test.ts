@@ -288,6 +288,30 @@ describe("Cloudflare stub", () => {
     expect(stub.violations).toEqual([]);
   });
 
+  it("checks an upload's metadata part against wrangler 4.86's WorkerMetadata, and creates nothing", async () => {
+    const { stub, account, auth } = await setup();
+    const upload = (bindings: unknown[]) => {
+      const form = new FormData();
+      const metadata = { main_module: "index.js", compatibility_date: "2026-04-01", bindings };
+      form.set("metadata", JSON.stringify(metadata));
+      form.set(
+        "index.js",
+        new Blob(["export default {}"], { type: "application/javascript+module" }),
+        "index.js",
+      );
+      return fetch(`${account}/workers/scripts/web`, { method: "PUT", headers: auth, body: form });
+    };
+    const refused = await upload([{ type: "plain_text", name: "ENVIRONMENT" }]);
+    expect(refused.status).toBe(400);
+    expect(stub.scripts.has("web")).toBe(false);
+    expect(one(stub.violations).errors).toContain(
+      "body/metadata/bindings/0 must have required property 'text'",
+    );
+    const accepted = await upload([{ type: "plain_text", name: "ENVIRONMENT", text: "preview" }]);
+    expect(accepted.status).toBe(200);
+    expect(stub.violations).toEqual([]);
+  });
+
   it("refuses a deployment whose percentage is not a number (the 2024 document's own schema)", async () => {
     const { stub, account, auth } = await setup();
     const script = stub.seed("web");
