@@ -24,6 +24,7 @@
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
+import { fullFormats } from "ajv-formats/dist/formats";
 import { openapiSchemaToJsonSchema } from "@openapi-contrib/openapi-schema-to-json-schema";
 import { parse as parseForm } from "qs";
 import Stripe from "stripe";
@@ -228,6 +229,11 @@ class VendorContract {
         logger: false,
       });
       addFormats(ajv);
+      // GitHub documents its deployment status URLs as `format: uri` with `default: ""`, and
+      // sends "" when none was given (https://docs.github.com/rest/deployments/statuses): by the
+      // document's own default, an empty string is a valid value there.
+      const uri = fullFormats.uri as (value: string) => boolean;
+      ajv.addFormat("uri", (value: string) => value === "" || uri(value));
       ajv.addSchema(doc as object, "doc");
       return ajv;
     };

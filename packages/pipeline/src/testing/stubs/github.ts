@@ -404,7 +404,7 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
       original_environment: environment,
       environment,
       description,
-      creator: { ...BOT },
+      creator: simpleUser(BOT),
       created_at: time,
       updated_at: time,
       statuses_url: `${apiUrl}/statuses`,
@@ -482,7 +482,7 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
       node_id: `DES_kwDO${Buffer.from(String(id)).toString("base64url")}`,
       url: `${deployment.url}/statuses/${id}`,
       state,
-      creator: { ...BOT },
+      creator: simpleUser(BOT),
       description: fields.description ?? "",
       environment: deployment.environment,
       target_url: fields.log_url ?? "",
@@ -685,7 +685,7 @@ function publicComment(stored: StubComment): StubComment {
 
 function publicDeployment(stored: StoredDeployment): StubDeployment {
   const { repo: _repo, statuses: _statuses, ...deployment } = stored;
-  return { ...deployment, creator: simpleUser(deployment.creator) };
+  return { ...deployment, creator: { ...deployment.creator } };
 }
 
 /**

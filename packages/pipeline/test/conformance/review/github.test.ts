@@ -674,14 +674,19 @@ describe("the GitHub stub", () => {
     });
 
     it("refuses (409) while the commit's checks are not green unless required_contexts is []", async () => {
-      const { call } = await api();
+      const { stub, call } = await api();
       const refused = await call("POST", "/deployments", { ref: "main", auto_merge: false });
       expect(refused.status).toBe(409);
       expect(refused.json.message).toMatch(/Commit status checks failed/);
+      // GitHub answers this 409 with its usual { message, documentation_url }, which the
+      // OpenAPI document lists without a body: the one gap the contract check reports here.
+      expect(stub.violations.splice(0).flatMap((v) => v.errors)).toEqual([
+        "status 409 is documented without a body",
+      ]);
     });
 
     it("needs a ref, a known state and short descriptions (422), and a known deployment (404)", async () => {
-      const { call } = await api();
+      const { stub, call } = await api();
       expect((await call("POST", "/deployments", { auto_merge: false })).status).toBe(422);
       const long = { ...create, description: "x".repeat(141) };
       expect((await call("POST", "/deployments", long)).status).toBe(422);
@@ -692,6 +697,13 @@ describe("the GitHub stub", () => {
       expect((await call("POST", statuses, { state: "done" })).status).toBe(422);
       expect((await call("POST", "/deployments/999/statuses", { state: "success" })).status).toBe(
         404,
+      );
+      // The requests above that GitHub refuses are the contract check's findings too.
+      expect(stub.violations.splice(0).flatMap((v) => v.errors)).toEqual(
+        expect.arrayContaining([
+          "body must have required property 'ref'",
+          expect.stringMatching(/^body\/state must be equal to one of the allowed values/),
+        ]),
       );
       expect((await call("POST", statuses, { state: "success" })).status).toBe(201);
       const listed = await call("GET", statuses);
