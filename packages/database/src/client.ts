@@ -1,6 +1,7 @@
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import * as schema from "./schema/index";
+import { postgresJsUrl } from "./connection-url";
 
 export type Database = PostgresJsDatabase<typeof schema> & {
   /** The underlying postgres.js client, for raw SQL and for closing. */
@@ -25,7 +26,8 @@ export function createDb(url: string, options: CreateDbOptions = {}): Database {
   if (!url) {
     throw new Error("createDb: no database URL given (is DATABASE_URL set?)");
   }
-  const client = postgres(url, {
+  // A libpq URL (Neon's) carries client-only parameters postgres.js would send to the server.
+  const client = postgres(postgresJsUrl(url), {
     max: options.max ?? 1,
     connect_timeout: options.connectTimeout ?? 10,
     // Types are known from the schema; skipping the lookup saves a round trip per connection.

@@ -5,6 +5,7 @@ import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 import { startEmbeddedServer, type EmbeddedServer } from "../embedded";
 import { migrate } from "../migrate";
+import { postgresJsUrl } from "../connection-url";
 import { TEST_DATABASE_KEY, type TestDatabaseConfig } from "./config";
 import { assertSafeServerUrl, assertSafeTestDatabaseName, withDatabase } from "./safety";
 
@@ -33,7 +34,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   const config: TestDatabaseConfig = { serverUrl, template, prefix };
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  const admin = postgres(postgresJsUrl(serverUrl), { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`create database "${template}"`);
     await migrate(withDatabase(serverUrl, template));
@@ -56,7 +57,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   return async () => {
-    const sql = postgres(serverUrl, { max: 1, onnotice: () => {} });
+    const sql = postgres(postgresJsUrl(serverUrl), { max: 1, onnotice: () => {} });
     try {
       const rows = await sql<{ datname: string }[]>`
         select datname from pg_database where datname like ${`${prefix}\\_%`}`;

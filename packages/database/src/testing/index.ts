@@ -1,5 +1,6 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, inject } from "vitest";
+import { postgresJsUrl } from "../connection-url";
 import type { TestDatabaseConfig } from "./config";
 import { assertSafeTestDatabaseName, withDatabase } from "./safety";
 
@@ -80,7 +81,7 @@ export function useTestDatabase(): () => TestDatabase {
 }
 
 async function withServer<T>(url: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
+  const sql = postgres(postgresJsUrl(url), { max: 1, onnotice: () => {}, fetch_types: false });
   try {
     return await fn(sql);
   } finally {
