@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import {
   access,
   chmod,
+  chown,
   cp,
   mkdir,
   mkdtemp,
@@ -11,6 +12,7 @@ import {
   rm,
   stat,
   symlink,
+  writeFile,
 } from "node:fs/promises";
 import { createRequire, register } from "node:module";
 import { createServer } from "node:net";
@@ -33,6 +35,11 @@ export interface EmbeddedServerOptions {
   /** Remove the data directory when the server stops. */
   ephemeral?: boolean;
   onLog?: (line: string) => void;
+  /**
+   * Serve TLS with this certificate and key (PEM), as well as plain connections: for clients
+   * whose URL says `sslmode=require`, such as the Neon stub's.
+   */
+  tls?: { cert: string; key: string };
 }
 
 export interface EmbeddedServer {
@@ -44,6 +51,26 @@ export interface EmbeddedServer {
   /** Creates an empty database (a no-op when it exists) and returns its URL. */
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
+}
+
+const TLS_CERT = "codex-tls.crt";
+const TLS_KEY = "codex-tls.key";
+
+/**
+ * Puts the certificate and key in the data folder, owned like the cluster's files: Postgres
+ * refuses a key that is not owned by its own user (or root) with no access for others.
+ */
+async function writeTlsFiles(dataDir: string, tls: { cert: string; key: string }): Promise<void> {
+  const owner = await stat(join(dataDir, "PG_VERSION"));
+  for (const [name, text] of [
+    [TLS_CERT, tls.cert],
+    [TLS_KEY, tls.key],
+  ] as const) {
+    const file = join(dataDir, name);
+    await writeFile(file, text, { mode: 0o600 });
+    await chmod(file, 0o600);
+    await chown(file, owner.uid, owner.gid);
+  }
 }
 
 // A local-only cluster on loopback. The password only keeps other local users out.
@@ -79,6 +106,16 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
       "unix_socket_directories=",
       "-c",
       "max_connections=300",
+      ...(options.tls
+        ? [
+            "-c",
+            "ssl=on",
+            "-c",
+            `ssl_cert_file=${join(resolve(options.dataDir), TLS_CERT)}`,
+            "-c",
+            `ssl_key_file=${join(resolve(options.dataDir), TLS_KEY)}`,
+          ]
+        : []),
       ...(options.durable === false
         ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         : []),
@@ -89,6 +126,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions): Promi
   if (!(await hasCluster(options.dataDir))) {
     await server.initialise();
   }
+  if (options.tls) await writeTlsFiles(options.dataDir, options.tls);
   await server.start();
   // A process that exits without calling stop() must not leave Postgres running.
   const onExit = () => killSync(options.dataDir);

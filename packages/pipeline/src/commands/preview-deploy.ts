@@ -66,7 +66,8 @@ export async function previewDeploy(
       );
       const migrations = await progress.step(
         "migrate the branch",
-        () => migrate(branch.url),
+        // Directly, not through Neon's pooler: schema migrations need a direct connection.
+        () => migrate(branch.directUrl),
         (m) => (m.applied.length ? `applied ${m.applied.join(", ")}` : "none pending"),
       );
       summary.database = {
@@ -83,7 +84,7 @@ export async function previewDeploy(
         await progress.step(
           "run the platform tests against the branch",
           async () => {
-            const tests = await runPlatformTests({ databaseUrl: branch.url });
+            const tests = await runPlatformTests({ databaseUrl: branch.directUrl });
             summary.tests = testsOfSummary(tests);
             assertTestsPassed(
               tests,

@@ -62,7 +62,7 @@ export async function productionDeploy(
       );
       const migrations = await progress.step(
         "migrate main",
-        () => migrate(main.url),
+        () => migrate(main.directUrl),
         (m) => (m.applied.length ? `applied ${m.applied.join(", ")}` : "none pending"),
       );
       summary.database = {

@@ -20,7 +20,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCloudflareStub, type CloudflareStub } from "../../src/testing/stubs/cloudflare";
 import { PERSON, startGitHubStub, type GitHubStub } from "../../src/testing/stubs/github";
 import { redact, type NeonStub } from "../../src/testing/stubs/neon";
-import { startNeonOnPostgres, type NeonOnPostgres } from "../../src/testing/stubs/neon-postgres";
+import {
+  NEON_DNS_PRELOAD,
+  startNeonOnPostgres,
+  type NeonOnPostgres,
+} from "../../src/testing/stubs/neon-postgres";
 import { startStripeStub, type StripeStub } from "../../src/testing/stubs/stripe";
 import { descendants, waitUntilGone, type ProcessRecord } from "../../src/local/processes";
 import { Sandbox, type CliResult } from "./cli";
@@ -77,6 +81,8 @@ function cloudEnv(stateDir: string, overrides: Record<string, string | undefined
     CODEX_SMOKE_RETRY_MS: "0",
     // No commit unless a test gives one: GitHub deployments are reported only for a commit.
     GITHUB_SHA: undefined,
+    // The stub's Neon hosts (ep-….aws.neon.tech) resolve to its Postgres on 127.0.0.1.
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${NEON_DNS_PRELOAD}`.trim(),
     ...overrides,
   };
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<
@@ -173,6 +179,7 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
   });
 
   it("deploys preview-7: a migrated Neon branch, three wired Workers, its own Stripe endpoint, one PR comment", async () => {
+    const pooled = db.poolerConnections();
     const result = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"]);
     expect(result.code, explain(result)).toBe(0);
     const web = `https://codex-web-preview-7.${cf.subdomain}.workers.dev`;
@@ -199,10 +206,15 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
       expect(bindings(name).find((b) => b.name === "ENVIRONMENT")?.text).toBe("preview-7");
       expect(JSON.stringify(bindings(name))).not.toMatch(/-production\b/);
     }
-    // Each Worker's DATABASE_URL is pr-7's branch, never main's.
+    // Each Worker's DATABASE_URL is pr-7's branch, never main's, through Neon's pooler, as
+    // Neon's API hands it out. The migrations went directly to the compute: none through it.
     for (const name of WORKERS("preview-7")) {
-      expect(cf.scripts.get(name)?.secrets.DATABASE_URL).toBe(db.branchUrl("pr-7"));
+      expect(cf.scripts.get(name)?.secrets.DATABASE_URL).toBe(db.uri("pr-7", true));
     }
+    expect(db.uri("pr-7", true)).toMatch(
+      /^postgresql:\/\/neondb_owner:[^@]+@ep-[a-z0-9-]+-pooler\.us-east-2\.aws\.neon\.tech:\d+\/\w+\?sslmode=require&channel_binding=require$/,
+    );
+    expect(db.poolerConnections()).toBe(pooled);
 
     // Stripe: one endpoint for the preview's webhook URL; its signing secret is the Workers'.
     expect(stripe.endpoints).toHaveLength(1);
@@ -315,8 +327,11 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
   });
 
   it("production: migrations tried on a throwaway branch, then main; deploys, smoke-checks; a fresh runner rolls back, after a timeout; a failed smoke check rolls back", async () => {
+    const pooled = db.poolerConnections();
     const first = await cloud(["production-deploy"]);
     expect(first.code, explain(first)).toBe(0);
+    // The scratch branch's and main's migrations connected directly, not through the pooler.
+    expect(db.poolerConnections()).toBe(pooled);
     // A throwaway branch of the default branch was made and deleted before main was touched.
     const created = neon.requests.filter(
       (r) => r.method === "POST" && r.path.endsWith("/branches"),
@@ -325,7 +340,7 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     expect(scratch.branch?.parent_id).toBe(neon.main().id);
     expect(neon.state.branches.map((b) => b.name)).not.toContain(scratch.branch?.name);
     for (const name of WORKERS("production")) {
-      expect(cf.scripts.get(name)?.secrets.DATABASE_URL).toBe(db.branchUrl("main"));
+      expect(cf.scripts.get(name)?.secrets.DATABASE_URL).toBe(db.uri("main", true));
     }
     expect(cf.scripts.get("auth-worker-production")?.secrets.SESSION_SECRET).toBe(
       SESSION_SECRET_PRODUCTION,

@@ -52,11 +52,15 @@ export class LocalDatabaseBranches implements DatabaseBranches {
     return sql`select 1 from pg_database where datname = ${name}`.then((rows) => rows.length > 0);
   }
 
-  ensureMain(): Promise<{ url: string; created: boolean }> {
+  ensureMain(): Promise<{ url: string; directUrl: string; created: boolean }> {
     return this.lockMain(() => this.ensureMainUnlocked());
   }
 
-  private async ensureMainUnlocked(): Promise<{ url: string; created: boolean }> {
+  private async ensureMainUnlocked(): Promise<{
+    url: string;
+    directUrl: string;
+    created: boolean;
+  }> {
     const created = await this.admin(async (sql) => {
       if (await this.exists(sql, MAIN)) return false;
       await sql.unsafe(`create database "${MAIN}"`);
@@ -70,7 +74,8 @@ export class LocalDatabaseBranches implements DatabaseBranches {
     if (created || !(await this.admin((sql) => this.exists(sql, TEMPLATE)))) {
       await this.refreshUnlocked();
     }
-    return { url, created };
+    // No pooler locally: the Workers and migrations share one URL.
+    return { url, directUrl: url, created };
   }
 
   refreshFromMain(): Promise<void> {
@@ -107,7 +112,7 @@ export class LocalDatabaseBranches implements DatabaseBranches {
     const name = databaseName(environment);
     if (name === MAIN) {
       const main = await this.ensureMain();
-      return { name, environment: environment.name, url: main.url, created: main.created };
+      return { name, environment: environment.name, ...main };
     }
     // Under the main lock: the snapshot it copies may be being refreshed.
     const created = await this.lockMain(() =>
@@ -119,7 +124,8 @@ export class LocalDatabaseBranches implements DatabaseBranches {
         return true;
       }),
     );
-    return { name, environment: environment.name, url: this.urlOf(name), created };
+    const url = this.urlOf(name);
+    return { name, environment: environment.name, url, directUrl: url, created };
   }
 
   async url(environment: Environment): Promise<string> {

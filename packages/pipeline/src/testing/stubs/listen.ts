@@ -1,6 +1,5 @@
 /** Shared plumbing of the recording stubs: listen on loopback, and close without waiting on keep-alive sockets. */
-import type { Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo, Server, Socket } from "node:net";
 
 export interface Listening {
   port: number;

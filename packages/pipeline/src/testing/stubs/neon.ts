@@ -70,8 +70,11 @@ export interface NeonStubBackend {
   deleted(name: string): Promise<void>;
   /** The branch was reset to its parent's data. */
   restored(name: string, parent: string): Promise<void>;
-  /** The connection URI of the branch's database. */
-  uri(name: string): string;
+  /**
+   * The connection URI of the branch's database, naming `host`: the branch's compute, or its
+   * pooler (`ep-…-pooler.…`) when the client asked for a pooled URI.
+   */
+  uri(name: string, host: string, pooled: boolean): string;
 }
 
 export type NeonStubFault = number | "reset" | "hang";
@@ -347,12 +350,13 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
     if (name !== undefined && (typeof name !== "string" || name === "" || name.length > 256)) {
       throw new HttpError(400, "branch name must be 1 to 256 characters", "BAD_REQUEST");
     }
+    // Branch names are unique in a project: Neon answers 409 Conflict, "branch already exists"
+    // (neonctl's handling of that 409, neondatabase/neon-pkgs#307; the API's message as
+    // neonctl prints it, `branch already exists; branch_name:"…"`, in
+    // neondatabase/create-branch-action#67). The vendored OpenAPI lists only 201 and `default`
+    // for createProjectBranch, and no error code for it, so the body's code is left empty.
     if (typeof name === "string" && state.branches.some((b) => b.name === name)) {
-      throw new HttpError(
-        409,
-        `branch with name "${name}" already exists`,
-        "BRANCH_ALREADY_EXISTS",
-      );
+      throw new HttpError(409, `branch already exists; branch_name:${JSON.stringify(name)}`);
     }
     if (state.branches.length >= state.branchLimit) {
       throw new HttpError(
@@ -410,7 +414,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
       connection_uris: made
         .filter((e) => e.type === EndpointType.ReadWrite)
         .map((e) => ({
-          connection_uri: backend ? backend.uri(branch.name) : uri(e.host),
+          connection_uri: backend ? backend.uri(branch.name, e.host, false) : uri(e.host),
           connection_parameters: {
             database: state.databaseName,
             password: state.password,
@@ -510,6 +514,9 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
     };
   }
 
+  // Neon's URIs: `postgresql://<role>:<password>@<endpoint host>/<database>?sslmode=require&channel_binding=require`,
+  // the pooled one with `-pooler` after the endpoint ID (getConnectionURI's `pooled`: "Adds the
+  // `-pooler` option to the connection URI"; https://neon.com/docs/connect/connection-pooling).
   const poolerHost = (host: string) => host.replace(/^([^.]+)\./, "$1-pooler.");
   const uri = (host: string) =>
     `postgresql://${state.roleName}:${state.password}@${host}/${state.databaseName}?sslmode=require&channel_binding=require`;
@@ -527,8 +534,9 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
     if (!endpoint) throw new HttpError(404, "read_write endpoint not found for the branch");
     if (query.database_name !== state.databaseName) throw new HttpError(404, "database not found");
     if (query.role_name !== state.roleName) throw new HttpError(404, "role not found");
-    const host = query.pooled === "true" ? poolerHost(endpoint.host) : endpoint.host;
-    return { uri: backend ? backend.uri(branch.name) : uri(host) };
+    const pooled = query.pooled === "true";
+    const host = pooled ? poolerHost(endpoint.host) : endpoint.host;
+    return { uri: backend ? backend.uri(branch.name, host, pooled) : uri(host) };
   }
 
   function getOperation(id: string) {

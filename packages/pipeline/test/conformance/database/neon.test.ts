@@ -1,5 +1,14 @@
+import { createRequire } from "node:module";
 import { inspect } from "node:util";
-import { afterEach, describe, expect, it } from "vitest";
+import postgres from "postgres";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { postgresJsUrl } from "@codex/database/connection-url";
+import { migrate } from "@codex/database/migrate";
+import {
+  NEON_DNS_PRELOAD,
+  startNeonOnPostgres,
+  type NeonOnPostgres,
+} from "../../../src/testing/stubs/neon-postgres";
 import {
   redact,
   startNeonStub,
@@ -30,6 +39,39 @@ describeDatabaseBranches("neon (recording stub)", async () => {
     canConnect: false,
     calls: () => stub.requests.length,
     cleanup: () => stub.close(),
+  };
+});
+
+// The stub's Neon hosts (ep-….aws.neon.tech) resolve to its Postgres on 127.0.0.1 here.
+createRequire(import.meta.url)(NEON_DNS_PRELOAD);
+
+// One Neon stub with a real Postgres behind it, shared by the suite's tests (each harness
+// deletes the branches it made): its URIs are Neon's, TLS and channel_binding included.
+let onPostgres: Promise<NeonOnPostgres> | undefined;
+afterAll(async () => {
+  await (await onPostgres)?.stop();
+});
+
+describeDatabaseBranches("neon (stub on a real Postgres, Neon's URIs)", async () => {
+  const db = await (onPostgres ??= startNeonOnPostgres({ operationPolls: 0 }));
+  const stub = db.neon;
+  return {
+    branches: new NeonDatabaseBranches({
+      apiKey: stub.apiKey,
+      projectId: stub.projectId,
+      apiHost: stub.url,
+      wait: async () => {},
+    }),
+    canConnect: true,
+    calls: () => stub.requests.length,
+    cleanup: async () => {
+      for (const branch of stub.state.branches.filter((b) => !b.default)) {
+        await fetch(`${stub.url}/projects/${stub.projectId}/branches/${branch.id}`, {
+          method: "DELETE",
+          headers: { authorization: `Bearer ${stub.apiKey}` },
+        });
+      }
+    },
   };
 });
 
@@ -92,6 +134,7 @@ describe("NeonDatabaseBranches", () => {
       `POST ${p}/branches`,
       ...stub.state.operations.map((op) => `GET ${p}/operations/${op.id}`),
       `GET ${p}/connection_uri`,
+      `GET ${p}/connection_uri`,
     ]);
     const [list, create] = stub.requests;
     expect(list?.query).toEqual({ limit: "100" });
@@ -110,19 +153,80 @@ describe("NeonDatabaseBranches", () => {
     expect(expires).toBeLessThanOrEqual(Date.now() + 14 * DAY_MS);
 
     const made = stub.branch("pr-12")!;
-    expect(stub.requests.at(-1)?.query).toEqual({
-      branch_id: made.id,
-      database_name: "neondb",
-      role_name: "neondb_owner",
-      pooled: "true",
-    });
+    const query = { branch_id: made.id, database_name: "neondb", role_name: "neondb_owner" };
+    expect(stub.requests.slice(-2).map((r) => r.query)).toEqual([
+      { ...query, pooled: "true" },
+      { ...query, pooled: "false" },
+    ]);
+    const endpoint = stub.state.endpoints.find((e) => e.branch_id === made.id)!;
+    const [id, ...region] = endpoint.host.split(".");
     expect(branch).toEqual({
       name: "pr-12",
       environment: "preview-12",
-      url: expect.stringMatching(/^postgresql:\/\/neondb_owner:npg_\w+@ep-[a-z0-9-]+-pooler\./),
+      // The Workers' URL goes through Neon's pooler; migrations and tests connect directly.
+      url: `postgresql://neondb_owner:${stub.state.password}@${id}-pooler.${region.join(".")}/neondb?sslmode=require&channel_binding=require`,
+      directUrl: `postgresql://neondb_owner:${stub.state.password}@${endpoint.host}/neondb?sslmode=require&channel_binding=require`,
       created: true,
     });
-    expect(new URL(branch.url).pathname).toBe("/neondb");
+  });
+
+  it("migrates over the direct URI, never through the pooler, as Neon asks for schema changes", async () => {
+    const db = await (onPostgres ??= startNeonOnPostgres({ operationPolls: 0 }));
+    const branches = new NeonDatabaseBranches({
+      apiKey: db.neon.apiKey,
+      projectId: db.neon.projectId,
+      apiHost: db.neon.url,
+      wait: async () => {},
+    });
+    const branch = await branches.ensure(previewEnvironment(31));
+    try {
+      expect(new URL(branch.directUrl).hostname).toMatch(
+        /^ep-[a-z0-9-]+\.us-east-2\.aws\.neon\.tech$/,
+      );
+      expect(new URL(branch.url).hostname).toMatch(/-pooler\.us-east-2\.aws\.neon\.tech$/);
+      const through = db.poolerConnections();
+      // The real migration code, with the URI as Neon hands it out (TLS, channel_binding).
+      expect(await migrate(branch.directUrl)).toMatchObject({ applied: [] });
+      expect(db.poolerConnections()).toBe(through);
+      // The Workers' pooled URI works too, through the pooler.
+      const sql = postgres(postgresJsUrl(branch.url), { max: 1, onnotice: () => {} });
+      try {
+        const [row] = await sql<
+          { ssl: boolean }[]
+        >`select ssl from pg_stat_ssl where pid = pg_backend_pid()`;
+        expect(row?.ssl).toBe(true);
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+      expect(db.poolerConnections()).toBe(through + 1);
+    } finally {
+      await branches.delete(previewEnvironment(31));
+    }
+  });
+
+  it("answers 409 to a branch name that exists, and ensure() reuses that branch", async () => {
+    const stub = await start({ operationPolls: 0 });
+    const p = `/projects/${stub.projectId}`;
+    const post = () =>
+      fetch(`${stub.url}${p}/branches`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${stub.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ branch: { name: "pr-5" }, endpoints: [{ type: "read_write" }] }),
+      });
+    expect((await post()).status).toBe(201);
+    const conflict = await post();
+    expect(conflict.status).toBe(409);
+    expect(((await conflict.json()) as { message: string }).message).toMatch(/already exists/);
+    // Another run made it between this run's list and its POST: the 409 means "reuse it".
+    const { branches, logs } = provider(stub);
+    const listed = stub.requests.length;
+    stub.failWhen({ method: "GET", path: /\/branches$/ }, 200, 1, { branches: [stub.main()] });
+    const branch = await branches.ensure(previewEnvironment(5));
+    expect(branch).toMatchObject({ name: "pr-5", created: false });
+    expect(calls(stub, "POST", /\/branches$/).slice(-1)[0]).toBeDefined();
+    expect(stub.requests.length).toBeGreaterThan(listed);
+    expect(logs.join("\n")).toMatch(/pr-5 already existed; reusing it/);
+    expect(stub.state.branches.filter((b) => b.name === "pr-5")).toHaveLength(1);
   });
 
   it("reuses the branch on a re-run: no second POST, the expiry pushed out with a PATCH", async () => {
@@ -287,7 +391,8 @@ describe("NeonDatabaseBranches", () => {
     const expires = Date.parse(body.branch.expires_at);
     expect(expires).toBeGreaterThan(Date.now() + 59 * 60_000);
     expect(expires).toBeLessThanOrEqual(Date.now() + 60 * 60_000);
-    expect(scratch.url).toMatch(/-pooler\./);
+    // Only migrations use it: the direct URI, not the pooler's.
+    expect(new URL(scratch.url).hostname).toMatch(/^ep-[a-z0-9-]+\.us-east-2\.aws\.neon\.tech$/);
     await scratch.drop();
     expect(stub.branch(body.branch.name)).toBeUndefined();
     expect(calls(stub, "DELETE", /./)).toHaveLength(1);
@@ -552,6 +657,27 @@ describe("NeonDatabaseBranches", () => {
       const { branches } = provider(stub, { databaseName: "app", roleName: "app_owner" });
       const { url } = await branches.ensureMain();
       expect(new URL(url)).toMatchObject({ username: "app_owner", pathname: "/app" });
+    });
+
+    it("neonFromEnv takes the database and role from NEON_DATABASE_NAME and NEON_ROLE_NAME", async () => {
+      const stub = await start({ databaseName: "app", roleName: "app_owner" });
+      const env = {
+        NEON_API_KEY: stub.apiKey,
+        NEON_PROJECT_ID: stub.projectId,
+        NEON_API_HOST: stub.url,
+      };
+      const configured = neonFromEnv({
+        ...env,
+        NEON_DATABASE_NAME: "app",
+        NEON_ROLE_NAME: "app_owner",
+      });
+      const { url, directUrl } = await configured.ensureMain();
+      expect(new URL(url)).toMatchObject({ username: "app_owner", pathname: "/app" });
+      expect(new URL(directUrl)).toMatchObject({ username: "app_owner", pathname: "/app" });
+      // Neon's defaults, which this project does not have: the error names the settings.
+      const error = await failure(neonFromEnv(env).ensureMain());
+      expect(error).toMatchObject({ code: "NOT_FOUND", kind: "user" });
+      expect(error.hint).toMatch(/NEON_DATABASE_NAME and NEON_ROLE_NAME/);
     });
   });
 });

@@ -12,6 +12,7 @@
  *   only ever written to branches, never to main.
  */
 import postgres from "postgres";
+import { postgresJsUrl } from "@codex/database/connection-url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   PRODUCTION,
@@ -39,7 +40,8 @@ export function target(url: string): string {
 }
 
 async function withSql<T>(url: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  // As the platform opens them: a provider's URLs may carry libpq's parameters (Neon's do).
+  const sql = postgres(postgresJsUrl(url), { max: 1, onnotice: () => {}, connect_timeout: 10 });
   try {
     return await fn(sql);
   } finally {
@@ -98,7 +100,7 @@ export function describeDatabaseBranches(
       expect(url.protocol).toMatch(/^postgres(?:ql)?:$/);
       expect(url.pathname.length).toBeGreaterThan(1);
       const again = await harness.branches.ensureMain();
-      expect(again).toEqual({ url: mainUrl, created: false });
+      expect(again).toEqual({ url: mainUrl, directUrl: expect.any(String), created: false });
     });
 
     it("ensure creates a branch, then reuses it with the same URL", async () => {
@@ -216,6 +218,14 @@ export function describeDatabaseBranches(
       await harness.branches.refreshFromMain();
       const branch = await harness.branches.ensure(previewEnvironment(105));
       expect(branch.created).toBe(true);
+    });
+
+    it("a branch's direct URL (migrations, tests) reaches the same database as its URL (Workers)", async (context) => {
+      const branch = await harness.branches.ensure(previewEnvironment(108));
+      expect(new URL(branch.directUrl).pathname).toBe(new URL(branch.url).pathname);
+      if (!harness.canConnect) return context.skip("no Postgres behind this harness");
+      await writeProbe(branch.directUrl, "written-directly");
+      expect(await readProbe(branch.url)).toEqual(["written-directly"]);
     });
 
     it("isolates branches: a row written in a preview is absent from main and other previews", async (context) => {

@@ -38,9 +38,9 @@ export interface NeonDatabaseBranchesOptions {
   projectId: string;
   /** The API base URL including `/api/v2` (NEON_API_HOST); Neon's own by default. */
   apiHost?: string;
-  /** The database every branch URL points at; "neondb" by default. */
+  /** The database every branch URL points at; "neondb" by default (NEON_DATABASE_NAME). */
   databaseName?: string;
-  /** The role every branch URL logs in as; "neondb_owner" by default. */
+  /** The role every branch URL logs in as; "neondb_owner" by default (NEON_ROLE_NAME). */
   roleName?: string;
   /** Days until an untouched preview branch is deleted by Neon; 14 by default, at most 30. */
   ttlDays?: number;
@@ -209,6 +209,14 @@ export class NeonApi {
         "system",
         `could not reach the Neon API at ${this.apiHost} while ${what}: ${failure.message}${tries}`,
         "Check the network, and NEON_API_HOST if it is set.",
+      );
+    }
+    if (status === 404 && /\b(?:database|role)\b/i.test(failure.message)) {
+      return make(
+        "NOT_FOUND",
+        "user",
+        `Neon refused ${what}: ${failure.message}`,
+        "Set NEON_DATABASE_NAME and NEON_ROLE_NAME to a database and role of the project (Neon's defaults: neondb, neondb_owner).",
       );
     }
     return make(

@@ -128,17 +128,24 @@ export class NeonBranches {
     return true;
   }
 
-  /** The branch's pooled connection string (it holds a password: never log it). */
-  async connectionUri(branch: NeonBranch): Promise<string> {
+  /**
+   * The branch's connection string (it holds a password: never log it): `pooled` asks Neon for
+   * the pooler's host (`-pooler`), what the Workers use; without it, the compute's own host,
+   * which schema migrations need ("Schema migrations and pg_dump: Direct",
+   * https://neon.com/faqs/find-pooled-connection-string-dashboard; PgBouncer runs in transaction
+   * mode, https://neon.com/docs/connect/connection-pooling). getConnectionURI's `pooled`
+   * parameter: "Adds the `-pooler` option to the connection URI when set to `true`".
+   */
+  async connectionUri(branch: NeonBranch, pooled: boolean): Promise<string> {
     const data = await this.api.call(
-      `getting the connection string of branch "${branch.name}"`,
+      `getting the ${pooled ? "pooled" : "direct"} connection string of branch "${branch.name}"`,
       (client) =>
         client.getConnectionUri({
           projectId: this.api.projectId,
           branch_id: branch.id,
           database_name: this.databaseName,
           role_name: this.roleName,
-          pooled: true,
+          pooled,
         }),
     );
     if (typeof data.uri !== "string" || data.uri === "") {

@@ -13,6 +13,7 @@ import {
   type Environment,
 } from "../../../core/environments";
 import { userError } from "../../../errors";
+import type { Branch as NeonBranch } from "@neondatabase/api-client";
 import type { Branch, BranchInfo, DatabaseBranches } from "../shared";
 import {
   NEON_API_KEY_HINT,
@@ -26,6 +27,9 @@ export { NEON_API_HOST_DEFAULT, NEON_SWEEP_COMMAND, type NeonDatabaseBranchesOpt
 /** Neon refuses an `expires_at` further than this from now. */
 export const NEON_MAX_TTL_DAYS = 30;
 export const NEON_DEFAULT_TTL_DAYS = 14;
+/** The database and role a new Neon project starts with (NEON_DATABASE_NAME, NEON_ROLE_NAME). */
+export const NEON_DEFAULT_DATABASE = "neondb";
+export const NEON_DEFAULT_ROLE = "neondb_owner";
 
 const DAY_MS = 86_400_000;
 const SCRATCH_TTL_MS = 3_600_000;
@@ -67,17 +71,25 @@ export class NeonDatabaseBranches implements DatabaseBranches {
     this.#api = new NeonApi(options, attempts);
     this.#branches = new NeonBranches(
       this.#api,
-      options.databaseName ?? "neondb",
-      options.roleName ?? "neondb_owner",
+      options.databaseName ?? NEON_DEFAULT_DATABASE,
+      options.roleName ?? NEON_DEFAULT_ROLE,
     );
     this.#ttlMs = ttlDays * DAY_MS;
   }
 
-  async ensureMain(): Promise<{ url: string; created: boolean }> {
+  async ensureMain(): Promise<{ url: string; directUrl: string; created: boolean }> {
     const main = defaultBranch(await this.#branches.all(), this.#api.projectId);
     // Main is never created here: a Neon project always has its default branch. Migrations are
     // the commands' job, as on the local target.
-    return { url: await this.#branches.connectionUri(main), created: false };
+    return { ...(await this.#urls(main)), created: false };
+  }
+
+  /** The pooled URI (for the Workers) and the direct one (for migrations and tests). */
+  async #urls(branch: NeonBranch): Promise<{ url: string; directUrl: string }> {
+    return {
+      url: await this.#branches.connectionUri(branch, true),
+      directUrl: await this.#branches.connectionUri(branch, false),
+    };
   }
 
   async ensure(environment: Environment, options: { reset?: boolean } = {}): Promise<Branch> {
@@ -93,7 +105,7 @@ export class NeonDatabaseBranches implements DatabaseBranches {
       return {
         name: main.name,
         environment: env.name,
-        url: await this.#branches.connectionUri(main),
+        ...(await this.#urls(main)),
         created: false,
       };
     }
@@ -118,19 +130,14 @@ export class NeonDatabaseBranches implements DatabaseBranches {
     } else {
       this.#api.log(`neon: reusing branch ${name}`);
     }
-    return {
-      name,
-      environment: env.name,
-      url: await this.#branches.connectionUri(branch),
-      created,
-    };
+    return { name, environment: env.name, ...(await this.#urls(branch)), created };
   }
 
   async url(environment: Environment): Promise<string> {
     const name = branchName(environment);
     const branches = await this.#branches.all();
     if (checkEnvironment(environment).kind === "production") {
-      return this.#branches.connectionUri(defaultBranch(branches, this.#api.projectId));
+      return this.#branches.connectionUri(defaultBranch(branches, this.#api.projectId), true);
     }
     const branch = branches.find((b) => b.name === name);
     if (!branch) {
@@ -140,7 +147,7 @@ export class NeonDatabaseBranches implements DatabaseBranches {
         "Create it first (preview-deploy makes a preview's branch).",
       );
     }
-    return this.#branches.connectionUri(branch);
+    return this.#branches.connectionUri(branch, true);
   }
 
   async list(): Promise<BranchInfo[]> {
@@ -180,7 +187,8 @@ export class NeonDatabaseBranches implements DatabaseBranches {
     const main = defaultBranch(await this.#branches.all(), this.#api.projectId);
     // An hour is plenty to try migrations; Neon removes it even if drop() never runs.
     const { branch } = await this.#branches.create(name, main, expiry(SCRATCH_TTL_MS));
-    const url = await this.#branches.connectionUri(branch);
+    // Only migrations use it: a direct connection.
+    const url = await this.#branches.connectionUri(branch, false);
     let dropped = false;
     return {
       url,
@@ -200,7 +208,9 @@ export class NeonDatabaseBranches implements DatabaseBranches {
 
 /**
  * The Neon provider configured from the environment: NEON_API_KEY and NEON_PROJECT_ID are
- * required, NEON_API_HOST is optional (a stub, or another region's API).
+ * required; NEON_API_HOST (a stub, or another region's API), NEON_DATABASE_NAME and
+ * NEON_ROLE_NAME (the database and role every URL names: Neon's defaults, neondb and
+ * neondb_owner, unless set) are optional.
  */
 export function neonFromEnv(
   env: Record<string, string | undefined> = process.env,
@@ -223,10 +233,14 @@ export function neonFromEnv(
     );
   }
   const apiHost = env.NEON_API_HOST?.trim();
+  const databaseName = env.NEON_DATABASE_NAME?.trim();
+  const roleName = env.NEON_ROLE_NAME?.trim();
   return new NeonDatabaseBranches({
     ...options,
     apiKey,
     projectId,
     ...(apiHost ? { apiHost } : {}),
+    ...(databaseName ? { databaseName } : {}),
+    ...(roleName ? { roleName } : {}),
   });
 }
