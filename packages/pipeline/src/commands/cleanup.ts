@@ -38,7 +38,8 @@ export async function cleanup(options: CleanupOptions, io: CommandIO): Promise<C
   }
   const maxAge = options.stale ? parseAge(options.olderThan ?? "7d") : 0;
   const targets: Environment[] = options.pr !== undefined ? [previewEnvironment(options.pr)] : [];
-  const ctx = contextFor(options.target ?? "local", io);
+  // Both act on previews only: with the previews' credentials.
+  const ctx = contextFor(options.target ?? "local", io, undefined, "preview");
   const { progress } = ctx;
   await ctx.preflight();
   const database = await ctx.database();

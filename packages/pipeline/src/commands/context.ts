@@ -14,7 +14,8 @@
  * wait for each other. On GitHub, the workflows' concurrency groups do the same across runners.
  */
 import { join } from "node:path";
-import type { Environment } from "../core/environments";
+import type { Environment, EnvironmentKind } from "../core/environments";
+import { SECRET_VARIABLE, cloudCredentialsFor, valueForKind } from "../core/secrets";
 import { databaseName } from "../core/environments";
 import type { DerivedStack } from "../core/derive";
 import { userError } from "../errors";
@@ -162,7 +163,17 @@ export function localContext(
  * (NEON_API_KEY, NEON_PROJECT_ID), and optionally GitHub (GITHUB_TOKEN, GITHUB_REPOSITORY) and
  * Stripe (STRIPE_SECRET_KEY). Every required setting is checked here, before any request.
  */
-export function cloudContext(io: CommandIO, env: NodeJS.ProcessEnv = process.env): Context {
+export function cloudContext(
+  io: CommandIO,
+  given: NodeJS.ProcessEnv = process.env,
+  kind?: EnvironmentKind,
+): Context {
+  // The credentials of the environment kind this command acts on (NAME_PREVIEW, ...).
+  const credentials = kind ? cloudCredentialsFor(given, kind) : { env: given };
+  if (credentials.refused) {
+    throw userError("INVALID_ARGUMENT", credentials.refused.message, credentials.refused.hint);
+  }
+  const env: NodeJS.ProcessEnv = credentials.env;
   const paths = statePaths(env.CODEX_STATE_DIR);
   const progress = new Progress({ write: io.out });
   if (!env.CLOUDFLARE_WORKERS_SUBDOMAIN?.trim()) {
@@ -203,6 +214,7 @@ export function cloudContext(io: CommandIO, env: NodeJS.ProcessEnv = process.env
     async register() {},
     async preflight(stack, supplied = []) {
       if (!stack) return;
+      if (stack.environment.kind === "preview") await assertPreviewNeonKey(given, env, database);
       await workers.checkSecrets(stack, supplied);
       const values = secretsOf(stack.environment);
       const key = values.STRIPE_SECRET_KEY;
@@ -227,21 +239,48 @@ export function cloudContext(io: CommandIO, env: NodeJS.ProcessEnv = process.env
   };
 }
 
+/**
+ * With a preview project of its own (NEON_PROJECT_ID_PREVIEW), a preview's Neon key must not
+ * reach production's project: a project-scoped key cannot (Neon answers 404 for another
+ * project), an organization's or a person's key can. Neon's docs on project-scoped keys:
+ * https://neon.com/docs/manage/api-keys#project-scoped-api-keys.
+ */
+async function assertPreviewNeonKey(
+  given: NodeJS.ProcessEnv,
+  env: NodeJS.ProcessEnv,
+  database: { reaches(projectId: string): Promise<boolean> },
+): Promise<void> {
+  const production = valueForKind(given, "NEON_PROJECT_ID", "production");
+  if (!given.NEON_PROJECT_ID_PREVIEW || !production || production === env.NEON_PROJECT_ID) return;
+  if (await database.reaches(production)) {
+    throw userError(
+      "INVALID_ARGUMENT",
+      `refusing to deploy a preview with a Neon key that reaches production's project "${production}"`,
+      "Set NEON_API_KEY_PREVIEW to a project-scoped key of the preview project (NEON_PROJECT_ID_PREVIEW): Neon console, Organization settings, API keys, Project-scoped (docs/cloud.md).",
+    );
+  }
+}
+
 /** Every secret value this run knows, for scrubbing anything it publishes. */
 function knownSecrets(env: NodeJS.ProcessEnv, provided: Map<string, Record<string, string>>) {
   const values = new Set<string>();
   for (const [key, value] of Object.entries(env)) {
     if (!value || value.length < 8) continue;
-    if (/(?:TOKEN|SECRET|API_KEY|PASSWORD)(?:_[A-Z]+)?$/.test(key)) values.add(value);
+    if (SECRET_VARIABLE.test(key)) values.add(value);
   }
   for (const secrets of provided.values())
     for (const value of Object.values(secrets)) values.add(value);
   return [...values];
 }
 
-/** The context for `--target`. */
-export function contextFor(target: Target, io: CommandIO, local?: LocalTarget): Context {
-  return target === "cloud" ? cloudContext(io) : localContext(io, local);
+/** The context for `--target`; on the cloud, with the credentials of environments of `kind`. */
+export function contextFor(
+  target: Target,
+  io: CommandIO,
+  local?: LocalTarget,
+  kind?: EnvironmentKind,
+): Context {
+  return target === "cloud" ? cloudContext(io, process.env, kind) : localContext(io, local);
 }
 
 /** "local target" or "cloud target", for the first line a command prints. */

@@ -37,6 +37,24 @@ describe("runPlatformTests", () => {
     expect(result).toMatchObject({ passed: 1, failed: 0, skipped: 1, errors: 0, failures: [] });
   });
 
+  it("gives the pull request's tests none of the run's tokens and keys", async () => {
+    const names = ["CLOUDFLARE_API_TOKEN", "NEON_API_KEY_PREVIEW", "SESSION_SECRET_PRODUCTION"];
+    const before = { ...process.env };
+    for (const name of names) process.env[name] = `value-of-${name}`;
+    process.env.CODEX_HARMLESS_SETTING = "kept";
+    try {
+      const result = await suite({
+        "env.test.js": `test("env", () => {
+          for (const name of ${JSON.stringify(names)}) expect(process.env[name], name).toBeUndefined();
+          expect(process.env.CODEX_HARMLESS_SETTING).toBe("kept");
+        });\n`,
+      });
+      expect(result).toMatchObject({ passed: 1, failed: 0, errors: 0 });
+    } finally {
+      process.env = before;
+    }
+  });
+
   it("names a failed test: its file, its name and the first lines of its message", async () => {
     const result = await suite({
       "sums.test.js": `describe("sums", () => {\n  test("adds", () => expect(1 + 1).toBe(3));\n});\n`,

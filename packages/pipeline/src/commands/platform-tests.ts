@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import { stripVTControlCharacters } from "node:util";
+import { SECRET_VARIABLE } from "../core/secrets";
 import { PipelineError } from "../errors";
 import { run } from "../exec";
 import { REPO_ROOT } from "../state";
@@ -73,7 +74,10 @@ export async function runPlatformTests(
       `--outputFile.json=${outputFile}`,
     ];
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      // The pull request's own code runs here: it gets none of the run's tokens and keys.
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([name]) => !SECRET_VARIABLE.test(name)),
+      ),
       CODEX_NESTED_RUN: "1",
       NO_COLOR: "1",
       FORCE_COLOR: "0",

@@ -42,7 +42,7 @@ export async function previewDeploy(
   // Validate everything before anything is created.
   const { environment } = options;
   const stack = deriveStack(loadStack(REPO_ROOT), environment);
-  const ctx = contextFor(options.target ?? "local", io, options.local);
+  const ctx = contextFor(options.target ?? "local", io, options.local, environment.kind);
   const { progress } = ctx;
   const urls = ctx.workers.urls(environment);
   const summary = startSummary(ctx, environment.name, urls);

@@ -23,7 +23,7 @@ export async function productionDeploy(
 ): Promise<Summary> {
   const environment = PRODUCTION;
   const stack = deriveStack(loadStack(REPO_ROOT), environment);
-  const ctx = contextFor(options.target ?? "local", io);
+  const ctx = contextFor(options.target ?? "local", io, undefined, environment.kind);
   const { progress } = ctx;
   const urls = ctx.workers.urls(environment);
   const summary = startSummary(ctx, environment.name, urls);

@@ -10,7 +10,7 @@ export async function rollback(
 ): Promise<{ from: string; to: string }> {
   const environment =
     options.pr === undefined ? PRODUCTION : environmentFromFlags({ pr: options.pr });
-  const ctx = contextFor(options.target ?? "local", io);
+  const ctx = contextFor(options.target ?? "local", io, undefined, environment.kind);
   const { progress } = ctx;
   // A rollback that cannot happen is refused before anything is locked, started or written.
   await ctx.workers.checkRollback(environment, options.to);

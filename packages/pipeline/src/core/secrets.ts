@@ -44,3 +44,69 @@ export const SECRET_NAMES: readonly string[] = Object.freeze([
     ),
   ),
 ]);
+
+/**
+ * NAME_<KIND> (NAME_PRODUCTION, NAME_STAGING, NAME_PREVIEW) when set, else NAME: the one
+ * convention for a value chosen per environment kind, for the Workers' secrets and the cloud
+ * target's own credentials alike.
+ */
+export function valueForKind(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  kind: EnvironmentKind,
+): string | undefined {
+  return env[`${name}_${kind.toUpperCase()}`] || env[name] || undefined;
+}
+
+/** Environment variables whose values are secrets (CLOUDFLARE_API_TOKEN_PREVIEW, ...). */
+export const SECRET_VARIABLE = /(?:TOKEN|SECRET|API_KEY|PASSWORD)(?:_[A-Z]+)?$/;
+
+/**
+ * The cloud target's own credentials (and the account's workers.dev subdomain, which goes with
+ * the account). Each may be given per environment kind (NAME_PREVIEW,
+ * NAME_PRODUCTION), so that a pull request's job holds a preview-only Cloudflare token and a
+ * key to a preview-only Neon project, never production's (docs/cloud.md).
+ */
+export const CLOUD_CREDENTIALS = Object.freeze([
+  "CLOUDFLARE_API_TOKEN",
+  "CLOUDFLARE_ACCOUNT_ID",
+  "CLOUDFLARE_WORKERS_SUBDOMAIN",
+  "NEON_API_KEY",
+  "NEON_PROJECT_ID",
+] as const);
+
+/** The credentials that are secrets: one environment kind's may never be another's. */
+const CREDENTIAL_SECRETS = ["CLOUDFLARE_API_TOKEN", "NEON_API_KEY"] as const;
+
+const KINDS: readonly EnvironmentKind[] = ["production", "staging", "preview"];
+
+/**
+ * `env` as the cloud target sees it for `kind`: each credential NAME set to NAME_<KIND>, else
+ * NAME. Refuses, naming variables and never values, a token or key that another kind's own
+ * variable holds: production deployed with CLOUDFLARE_API_TOKEN_PREVIEW's token, or a preview
+ * with NEON_API_KEY_PRODUCTION's key.
+ */
+export function cloudCredentialsFor(
+  env: Readonly<Record<string, string | undefined>>,
+  kind: EnvironmentKind,
+): { env: Record<string, string | undefined>; refused?: { message: string; hint: string } } {
+  const resolved: Record<string, string | undefined> = { ...env };
+  for (const name of CLOUD_CREDENTIALS) resolved[name] = valueForKind(env, name, kind);
+  for (const name of CREDENTIAL_SECRETS) {
+    const value = resolved[name];
+    if (!value) continue;
+    for (const other of KINDS) {
+      const variable = `${name}_${other.toUpperCase()}`;
+      if (other === kind || env[variable] !== value) continue;
+      const used = env[`${name}_${kind.toUpperCase()}`] ? `${name}_${kind.toUpperCase()}` : name;
+      return {
+        env: resolved,
+        refused: {
+          message: `refusing to run ${kind} with ${other} credentials: ${used} holds the same value as ${variable}`,
+          hint: `Give ${kind} its own ${name} (${name}_${kind.toUpperCase()}, or ${name}), and keep ${variable} for ${other} only (docs/cloud.md, "Preview and production credentials").`,
+        },
+      };
+    }
+  }
+  return { env: resolved };
+}

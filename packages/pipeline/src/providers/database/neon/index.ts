@@ -12,7 +12,7 @@ import {
   showInput,
   type Environment,
 } from "../../../core/environments";
-import { userError } from "../../../errors";
+import { PipelineError, userError } from "../../../errors";
 import type { Branch as NeonBranch } from "@neondatabase/api-client";
 import type { Branch, BranchInfo, DatabaseBranches } from "../shared";
 import {
@@ -198,6 +198,28 @@ export class NeonDatabaseBranches implements DatabaseBranches {
         dropped = true;
       },
     };
+  }
+
+  /**
+   * Whether this API key can read the Neon project `projectId`: a key scoped to another project
+   * cannot (Neon answers 404 or 403), an account or organization key can.
+   */
+  async reaches(projectId: string): Promise<boolean> {
+    if (!NEON_ID.test(projectId)) return false;
+    try {
+      await this.#api.call(`checking access to project "${projectId}"`, (client) =>
+        client.getProject(projectId),
+      );
+      return true;
+    } catch (error) {
+      if (
+        error instanceof PipelineError &&
+        (error.code === "NOT_FOUND" || error.code === "INVALID_ARGUMENT")
+      ) {
+        return false;
+      }
+      throw error;
+    }
   }
 
   async refreshFromMain(): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import type { DerivedWorker } from "../../../core/derive";
 import type { Environment } from "../../../core/environments";
-import { OPTIONAL_SECRETS, SECRET_NAMES } from "../../../core/secrets";
+import { OPTIONAL_SECRETS, SECRET_NAMES, valueForKind } from "../../../core/secrets";
 import { userError } from "../../../errors";
 
 /** Secret values by name (SESSION_SECRET, STRIPE_WEBHOOK_SECRET, ...); DATABASE_URL comes from deploy. */
@@ -20,11 +20,10 @@ export type SecretSource =
  * it comes from the deploy (the environment's own branch).
  */
 export function secretsFromEnv(env: NodeJS.ProcessEnv, environment: Environment): SecretValues {
-  const suffix = environment.kind.toUpperCase();
   const values: Record<string, string> = {};
   for (const name of SECRET_NAMES) {
     if (name === "DATABASE_URL") continue;
-    const value = env[`${name}_${suffix}`] || env[name];
+    const value = valueForKind(env, name, environment.kind);
     if (value) values[name] = value;
   }
   return values;
