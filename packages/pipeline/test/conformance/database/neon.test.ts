@@ -27,15 +27,19 @@ import {
 
 const DAY_MS = 86_400_000;
 
+/** The provider on `stub`, without sleeping between operation polls. */
+const branchesOn = (stub: NeonStub) =>
+  new NeonDatabaseBranches({
+    apiKey: stub.apiKey,
+    projectId: stub.projectId,
+    apiHost: stub.url,
+    wait: async () => {},
+  });
+
 describeDatabaseBranches("neon (recording stub)", async () => {
   const stub = await startNeonStub();
   return {
-    branches: new NeonDatabaseBranches({
-      apiKey: stub.apiKey,
-      projectId: stub.projectId,
-      apiHost: stub.url,
-      wait: async () => {},
-    }),
+    branches: branchesOn(stub),
     canConnect: false,
     calls: () => stub.requests.length,
     cleanup: () => stub.close(),
@@ -56,12 +60,7 @@ describeDatabaseBranches("neon (stub on a real Postgres, Neon's URIs)", async ()
   const db = await (onPostgres ??= startNeonOnPostgres({ operationPolls: 0 }));
   const stub = db.neon;
   return {
-    branches: new NeonDatabaseBranches({
-      apiKey: stub.apiKey,
-      projectId: stub.projectId,
-      apiHost: stub.url,
-      wait: async () => {},
-    }),
+    branches: branchesOn(stub),
     canConnect: true,
     calls: () => stub.requests.length,
     cleanup: async () => {
@@ -172,12 +171,7 @@ describe("NeonDatabaseBranches", () => {
 
   it("migrates over the direct URI, never through the pooler, as Neon asks for schema changes", async () => {
     const db = await (onPostgres ??= startNeonOnPostgres({ operationPolls: 0 }));
-    const branches = new NeonDatabaseBranches({
-      apiKey: db.neon.apiKey,
-      projectId: db.neon.projectId,
-      apiHost: db.neon.url,
-      wait: async () => {},
-    });
+    const branches = branchesOn(db.neon);
     const branch = await branches.ensure(previewEnvironment(31));
     try {
       expect(new URL(branch.directUrl).hostname).toMatch(
