@@ -9,18 +9,45 @@
  * for the chain of calls that led to them, so that a later `node(id:)` query, or an argument
  * holding that ID, can be expanded back into the whole pipeline. IDs it did not make (the
  * function's own arguments, such as the source directory or a secret) are returned as they are.
+ *
+ * Every query is first validated against the engine's own schema (schema/, vendored with its
+ * provenance, at the version dagger.json pins), as the engine does: a misspelled field or
+ * argument is answered with the engine's kind of error (graphql's "Did you mean ...?"), so the
+ * function under test fails as it would on a real engine.
  */
 import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import {
+  buildSchema,
   Kind,
   parse,
+  validate,
   valueFromASTUntyped,
+  type GraphQLSchema,
   type FieldNode,
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from "graphql";
 import { listenOnLoopback } from "../../packages/pipeline/src/testing/stubs/listen";
+
+/** Where the vendored schema is, and what it is (schema/README.md). */
+export const SCHEMA_DIR = new URL("./schema/", import.meta.url);
+export interface SchemaProvenance {
+  file: string;
+  sha256: string;
+  engineVersions: string[];
+}
+export const SCHEMA_PROVENANCE = JSON.parse(
+  readFileSync(new URL("provenance.json", SCHEMA_DIR), "utf8"),
+) as SchemaProvenance;
+
+let schema: GraphQLSchema | undefined;
+/** The engine's API schema, parsed once. */
+export function engineSchema(): GraphQLSchema {
+  schema ??= buildSchema(readFileSync(new URL(SCHEMA_PROVENANCE.file, SCHEMA_DIR), "utf8"));
+  return schema;
+}
 
 /** One call in a chain, such as `withExec(args: [...])`. */
 export interface Op {
@@ -54,6 +81,8 @@ export interface DaggerStub {
   queries: string[];
   /** Every evaluation, in order. */
   evaluations: Evaluation[];
+  /** The validation errors of queries the schema rejected (answered with those errors). */
+  rejected: string[];
   /** The chain an ID stands for; undefined for IDs the stub did not make. */
   chainOf(id: string): Op[] | undefined;
   /** `chain` with every ID argument made by the stub replaced by `{ ref: <its chain> }`. */
@@ -68,6 +97,7 @@ export async function startDaggerStub(options: StubOptions = {}): Promise<Dagger
   const idsByChain = new Map<string, string>();
   const queries: string[] = [];
   const evaluations: Evaluation[] = [];
+  const rejected: string[] = [];
 
   const mint = (chain: Op[]): string => {
     const key = JSON.stringify(chain);
@@ -137,7 +167,17 @@ export async function startDaggerStub(options: StubOptions = {}): Promise<Dagger
   const answer = (body: string): { status: number; json: unknown } => {
     const { query } = JSON.parse(body) as { query: string };
     queries.push(query);
-    const operation = parse(query).definitions.find(
+    const document = parse(query);
+    // As the engine's GraphQL server does before it resolves anything.
+    const invalid = validate(engineSchema(), document);
+    if (invalid.length) {
+      rejected.push(...invalid.map((e) => e.message));
+      return {
+        status: 200,
+        json: { data: null, errors: invalid.map((e) => ({ message: e.message })) },
+      };
+    }
+    const operation = document.definitions.find(
       (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
     );
     if (!operation) return { status: 400, json: { errors: [{ message: "no operation" }] } };
@@ -197,6 +237,7 @@ export async function startDaggerStub(options: StubOptions = {}): Promise<Dagger
     token: TOKEN,
     queries,
     evaluations,
+    rejected,
     chainOf: (id) => chains.get(id),
     expand,
     close: listening.close,
