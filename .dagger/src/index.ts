@@ -10,6 +10,7 @@ import {
   dag,
   func,
   object,
+  ReturnType,
   type Container,
   type Directory,
   type Secret,
@@ -97,6 +98,22 @@ function flags(values: Flags): string[] {
   });
 }
 
+/**
+ * A Node script that exits 0 when pull request pr's local preview answers on its web page:
+ * GET /health (the web Worker, its database and its sibling Workers) at 200, reached as a
+ * browser reaches http://pr-<pr>.localhost:8787, by Host header on 127.0.0.1 (Node's fetch
+ * replaces a Host header, so node:http, as the pipeline's smoke checks do).
+ */
+function webHealthCheck(pr: number): string {
+  const request = { host: "127.0.0.1", port: PORT, path: "/health" };
+  const host = `pr-${pr}.localhost:${PORT}`;
+  return (
+    `require("node:http").get({...${JSON.stringify(request)},headers:{host:${JSON.stringify(host)}},timeout:8000},` +
+    `(res)=>process.exit(res.statusCode===200?0:1)).on("error",()=>process.exit(1))` +
+    `.on("timeout",()=>process.exit(1));`
+  );
+}
+
 /** The module's cloud settings, which every cloud function needs, by the variable the CLI reads. */
 const CLOUD_SETTINGS = {
   CLOUDFLARE_API_TOKEN: "cloudflareApiToken",
@@ -132,18 +149,33 @@ export class PreviewEnvironment {
   @func()
   e2eReport: Directory;
 
+  /** The exit status of `pnpm preview-deploy`: 0 when the preview is deployed (and e2e passed). */
+  @func()
+  exitCode: number;
+
+  /**
+   * Everything the run left for a reviewer, kept when it failed: summary.md, summary.json,
+   * e2e/ (with --e2e) and exit-code (`... report export --path ./preview`).
+   */
+  @func()
+  report: Directory;
+
   constructor(
     url: string,
     workers: string[],
     databaseBranch: string,
     summary: string,
     e2eReport: Directory,
+    exitCode: number,
+    report: Directory,
   ) {
     this.url = url;
     this.workers = workers;
     this.databaseBranch = databaseBranch;
     this.summary = summary;
     this.e2eReport = e2eReport;
+    this.exitCode = exitCode;
+    this.report = report;
   }
 }
 
@@ -239,10 +271,61 @@ export class Codex {
    * Deploys pull request pr's preview on the cloud target (`pnpm preview-deploy --target
    * cloud`): a Neon branch from main, migrated and tested, the three Workers on workers.dev
    * wired to each other, smoke checks, and the sticky PR comment. Running it again updates
-   * the preview in place. Needs the module's cloud settings (`dagger call --help`).
+   * the preview in place. Prints the preview's URL; fails, with the summary, when the deploy
+   * (or with e2e, the Playwright suite) fails. Needs the module's cloud settings (`dagger call
+   * --help`); with .env set, `dagger call preview-deploy --pr 123` is the whole call.
    */
   @func({ cache: "never" })
   async previewDeploy(
+    /** The pull request number. */
+    pr: number,
+    /** The preview's session signing secret (SESSION_SECRET, 32+ characters). */
+    sessionSecret: Secret,
+    /** The Stripe webhook signing secret; not needed when stripeSecretKey makes an endpoint per PR. */
+    stripeWebhookSecret?: Secret,
+    /** A Stripe test key (sk_test_): checkout, and a webhook endpoint per preview. */
+    stripeSecretKey?: Secret,
+    /** The Stripe price of the membership. */
+    stripePriceId?: string,
+    /** The commit being deployed, shown in the summary. */
+    commit?: string,
+    /** Deploy without running the platform tests first. */
+    skipTests = false,
+    /** Re-copy the database branch from main. */
+    reset = false,
+    /** Also run the Playwright suite against the preview. */
+    e2e = false,
+    /** Build new bundles even when nothing changed. */
+    rebuild = false,
+  ): Promise<string> {
+    const deployed = await this.previewDeployment(
+      pr,
+      sessionSecret,
+      stripeWebhookSecret,
+      stripeSecretKey,
+      stripePriceId,
+      commit,
+      skipTests,
+      reset,
+      e2e,
+      rebuild,
+    );
+    if (deployed.exitCode !== 0) {
+      throw new Error(
+        `pnpm preview-deploy --pr ${pr} failed (exit code ${deployed.exitCode})` +
+          (deployed.summary ? `:\n${deployed.summary}` : ""),
+      );
+    }
+    return deployed.url;
+  }
+
+  /**
+   * previewDeploy for CI: the same deploy, returning the environment and, whether it passed or
+   * failed, its exit status and report (summary, e2e report), so that a workflow can export the
+   * report and then fail: `preview-deployment --pr N --e2e report export --path ./preview`.
+   */
+  @func({ cache: "never" })
+  async previewDeployment(
     /** The pull request number. */
     pr: number,
     /** The preview's session signing secret (SESSION_SECRET, 32+ characters). */
@@ -278,22 +361,32 @@ export class Codex {
     ];
     // Playwright runs inside the deploy, so with --e2e the deploy needs a browser.
     const ctr = e2e ? this.browserBase() : this.base();
-    const done = await this.cloud(ctr, command, env).sync();
+    // Any exit status: a failed deploy or e2e still leaves its summary and report to return.
+    const ran = this.cloud(ctr, command, env, ReturnType.Any);
+    const exitCode = await ran.exitCode();
     const dir = `${STATE_DIR}/envs/preview-${pr}`;
-    const [json, markdown] = await Promise.all([
-      done.file(`${dir}/summary.json`).contents(),
-      done.file(`${dir}/summary.md`).contents(),
-    ]);
-    const summary = JSON.parse(json) as DeploySummary;
-    if (!summary.urls || !summary.database) {
+    // exit-code also makes the folder exist when the CLI failed before writing to it.
+    const report = ran.withNewFile(`${dir}/exit-code`, `${exitCode}\n`).directory(dir);
+    // Directory entries end in "/".
+    const entries = (await report.entries()).map((entry) => entry.replace(/\/$/, ""));
+    const [json, markdown] = await Promise.all(
+      ["summary.json", "summary.md"].map((name) =>
+        entries.includes(name) ? report.file(name).contents() : Promise.resolve(""),
+      ),
+    );
+    const summary = (json ? JSON.parse(json) : {}) as Partial<DeploySummary>;
+    if (exitCode === 0 && (!summary.urls || !summary.database)) {
       throw new Error(`preview-deploy left no URLs or branch in ${dir}/summary.json`);
     }
+    const urls = summary.urls;
     return new PreviewEnvironment(
-      summary.urls.web,
-      [summary.urls.web, summary.urls.auth, summary.urls.webhook],
-      summary.database.branch,
-      markdown,
-      e2e ? done.directory(`${dir}/e2e`) : dag.directory(),
+      urls?.web ?? "",
+      urls ? [urls.web, urls.auth, urls.webhook] : [],
+      summary.database?.branch ?? "",
+      markdown ?? "",
+      e2e && entries.includes("e2e") ? report.directory("e2e") : dag.directory(),
+      exitCode,
+      report,
     );
   }
 
@@ -378,11 +471,23 @@ export class Codex {
     /** The pull request number. */
     pr: number,
   ): Service {
-    return this.base()
-      .withEnvVariable("CODEX_BIND_HOST", "0.0.0.0")
-      .withEnvVariable("CODEX_PORT", `${PORT}`)
-      .withExposedPort(PORT)
-      .asService({ args: ["pnpm", "serve", ...flags({ pr })] });
+    return (
+      this.base()
+        .withEnvVariable("CODEX_BIND_HOST", "0.0.0.0")
+        .withEnvVariable("CODEX_PORT", `${PORT}`)
+        .withExposedPort(PORT)
+        // `serve` opens its port first, then migrates, builds and deploys: the service is ready
+        // when the preview's web page answers. A container's healthcheck replaces the engine's
+        // TCP dial of the exposed ports (dagger/dagger#11951).
+        .withDockerHealthcheck(["node", "-e", webHealthCheck(pr)], {
+          startPeriod: "15m",
+          startInterval: "2s",
+          interval: "30s",
+          timeout: "10s",
+          retries: 3,
+        })
+        .asService({ args: ["pnpm", "serve", ...flags({ pr })] })
+    );
   }
 
   /**
@@ -448,7 +553,12 @@ export class Codex {
    * secrets only through withSecretVariable, plain settings as variables, and a fresh
    * invocation marker. Refuses before anything runs when a cloud setting is missing.
    */
-  private cloud(ctr: Container, command: string[], env: CloudEnv): Container {
+  private cloud(
+    ctr: Container,
+    command: string[],
+    env: CloudEnv,
+    expect: ReturnType = ReturnType.Success,
+  ): Container {
     const settings: CloudEnv = {};
     const missing: string[] = [];
     for (const [name, field] of Object.entries(CLOUD_SETTINGS)) {
@@ -465,6 +575,8 @@ export class Codex {
       if (typeof value === "string") ctr = value ? ctr.withEnvVariable(name, value) : ctr;
       else if (value) ctr = ctr.withSecretVariable(name, value);
     }
-    return ctr.withEnvVariable(INVOCATION, new Date().toISOString()).withExec(["pnpm", ...command]);
+    return ctr
+      .withEnvVariable(INVOCATION, new Date().toISOString())
+      .withExec(["pnpm", ...command], expect === ReturnType.Success ? undefined : { expect });
   }
 }

@@ -17,6 +17,7 @@
  */
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
+import { posix } from "node:path";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import {
   buildSchema,
@@ -68,7 +69,10 @@ export interface ExecFailure {
 }
 
 export interface StubOptions {
-  /** The contents of files read with `file(path) { contents }`, by path. */
+  /**
+   * The files the evaluated containers hold, by absolute path: read with `file(path) {
+   * contents }` (of a container, or of its `directory(path)`), listed by `entries`.
+   */
   files?: Record<string, string>;
   /** Called for every exec in an evaluated chain; a result makes the query fail like it. */
   failExec?: (args: string[]) => ExecFailure | undefined;
@@ -116,6 +120,21 @@ export async function startDaggerStub(options: StubOptions = {}): Promise<Dagger
       .filter((op) => op.field === "withExec" && op.args.expect !== "ANY")
       .map((op) => op.args.args as string[]);
 
+  /**
+   * The absolute path a chain's last `file` or `directory` names: a container's paths are
+   * absolute; a directory's `file(path)` or `directory(path)` is relative to it.
+   */
+  const pathOf = (chain: Op[]): string => {
+    let path = "/";
+    for (const op of chain) {
+      if (op.field === "container") path = "/";
+      if ((op.field === "directory" || op.field === "file") && typeof op.args.path === "string") {
+        path = posix.resolve(path, op.args.path);
+      }
+    }
+    return path;
+  };
+
   /** The answer to one leaf field at the end of `chain`. */
   const leaf = (chain: Op[], name: string): unknown => {
     if (name === "id") {
@@ -132,12 +151,24 @@ export async function startDaggerStub(options: StubOptions = {}): Promise<Dagger
     switch (name) {
       case "sync":
         return mint(chain);
-      case "contents": {
-        const path = chain.at(-1)?.field === "file" ? String(chain.at(-1)?.args.path) : "";
-        return options.files?.[path] ?? "";
+      case "contents":
+        return chain.at(-1)?.field === "file" ? (options.files?.[pathOf(chain)] ?? "") : "";
+      case "entries": {
+        // The directory's files and folders (a folder ends in "/"), given or written in the chain.
+        const dir = `${pathOf(chain)}/`;
+        const written = chain
+          .filter((op) => op.field === "withNewFile")
+          .map((op) => posix.resolve(dir, String(op.args.path)));
+        const names = [...Object.keys(options.files ?? {}), ...written]
+          .filter((path) => path.startsWith(dir))
+          .map((path) => path.slice(dir.length).replace(/\/.*$/, "/"));
+        return [...new Set(names)].sort();
       }
-      case "exitCode":
-        return 0;
+      case "exitCode": {
+        // The last exec's: one that may fail (`expect: ANY`) reports its status instead.
+        const last = chain.filter((op) => op.field === "withExec").at(-1);
+        return last ? (options.failExec?.(last.args.args as string[])?.exitCode ?? 0) : 0;
+      }
       default:
         return "";
     }

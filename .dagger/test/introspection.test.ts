@@ -57,6 +57,22 @@ const EXPECTED: Record<string, { args: string[]; returns: string; cache?: string
       "e2e: Boolean = false",
       "rebuild: Boolean = false",
     ],
+    returns: "String",
+    cache: "never",
+  },
+  previewDeployment: {
+    args: [
+      "pr: Integer",
+      "sessionSecret: Secret",
+      "stripeWebhookSecret?: Secret",
+      "stripeSecretKey?: Secret",
+      "stripePriceId?: String",
+      "commit?: String",
+      "skipTests: Boolean = false",
+      "reset: Boolean = false",
+      "e2e: Boolean = false",
+      "rebuild: Boolean = false",
+    ],
     returns: "PreviewEnvironment",
     cache: "never",
   },
@@ -114,7 +130,14 @@ describe("the module's interface, as the SDK's scan reads it", () => {
       .filter((fn) => fn.cache === "never")
       .map((fn) => fn.name)
       .sort();
-    expect(never).toEqual(["cleanup", "e2e", "previewDeploy", "productionDeploy", "rollback"]);
+    expect(never).toEqual([
+      "cleanup",
+      "e2e",
+      "previewDeploy",
+      "previewDeployment",
+      "productionDeploy",
+      "rollback",
+    ]);
   });
 
   it("describes every function and every argument, the constructor's too (the CLI help)", () => {
@@ -162,7 +185,7 @@ describe("the module's interface, as the SDK's scan reads it", () => {
     expect(repeated).toEqual([]);
   });
 
-  it("returns a PreviewEnvironment object with url, workers, databaseBranch, summary and the e2e report", () => {
+  it("returns a PreviewEnvironment object with url, workers, databaseBranch, summary, the e2e report, the exit status and the report folder", () => {
     const environment = scan.objects.PreviewEnvironment;
     const fields = Object.values(environment?.properties ?? {}).map((p) => ({
       [p.name]: typeName(p.type),
@@ -174,6 +197,8 @@ describe("the module's interface, as the SDK's scan reads it", () => {
       { databaseBranch: "String", described: true },
       { summary: "String", described: true },
       { e2eReport: "Directory", described: true },
+      { exitCode: "Integer", described: true },
+      { report: "Directory", described: true },
     ]);
   });
 });

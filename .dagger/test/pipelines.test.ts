@@ -3,7 +3,9 @@
  * invocation path against a recording GraphQL stub, and the chain of calls it sent (images,
  * caches, layers, secrets, services, the command) is asserted. Nothing runs in a container here.
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { assertSafeServerUrl } from "../../packages/database/src/testing/safety";
@@ -296,11 +298,30 @@ describe("e2e", () => {
   });
 });
 
+const DEPLOY_ARGS = { pr: 7, sessionSecret: secret("SESSION_SECRET") };
+
+/** The preview-deploy exec of a chain, with its options. */
+const deployExec = (chain: Op[]) =>
+  chain.find((op) => op.field === "withExec" && (op.args.args as string[])[1] === "preview-deploy");
+
+/** The files a failed `preview-deploy --e2e` leaves: its summary, and the Playwright report. */
+const FAILED_FILES = {
+  "/src/.codex/envs/preview-7/summary.json": JSON.stringify({
+    ...SUMMARY,
+    status: "failed",
+  }),
+  "/src/.codex/envs/preview-7/summary.md": "## preview-7 failed\n2 e2e tests failed\n",
+  "/src/.codex/envs/preview-7/e2e/results.json": "{}",
+  "/src/.codex/envs/preview-7/e2e/html/index.html": "<html></html>",
+};
+const failDeploy = (args: string[]) =>
+  args[1] === "preview-deploy" ? { exitCode: 1, stderr: "2 e2e tests failed" } : undefined;
+
 describe("previewDeploy", () => {
-  it("runs preview-deploy on the cloud target and returns the environment from the summary it wrote", async () => {
-    const { pipeline, result, expand } = await run(
+  it("runs preview-deploy on the cloud target and prints the preview's URL", async () => {
+    const { pipeline, result } = await run(
       "previewDeploy",
-      { pr: 7, sessionSecret: secret("SESSION_SECRET") },
+      DEPLOY_ARGS,
       "preview-deploy",
       { files: SUMMARY_FILES },
       CLOUD_ARGS,
@@ -314,71 +335,20 @@ describe("previewDeploy", () => {
       "--target",
       "cloud",
     ]);
-    // Read from where the CLI writes, given the state folder this container has.
-    expect(stateDir(pipeline)).toBe("/src/.codex");
-    const environment = result as Record<string, unknown>;
-    expect(environment).toMatchObject({
-      url: SUMMARY.urls.web,
-      workers: [SUMMARY.urls.web, SUMMARY.urls.auth, SUMMARY.urls.webhook],
-      databaseBranch: "pr-7",
-      summary: SUMMARY_MD,
-    });
-    // No --e2e: an empty report.
-    expect(expand(environment.e2eReport)).toEqual([{ field: "directory", args: {} }]);
+    // A String: `dagger call preview-deploy --pr 7` prints it (an object prints as a digest).
+    expect(result).toBe(SUMMARY.urls.web);
   });
 
-  it("passes every flag, and with --e2e runs in Playwright's image and returns the report", async () => {
-    const { pipeline, result, expand } = await run(
-      "previewDeploy",
-      {
-        pr: 7,
-        sessionSecret: secret("SESSION_SECRET"),
-        skipTests: true,
-        reset: true,
-        e2e: true,
-        rebuild: true,
-      },
-      "preview-deploy",
-      { files: SUMMARY_FILES },
-      CLOUD_ARGS,
-    );
-    expect(pipeline[1]?.args.address).toBe(PLAYWRIGHT_IMAGE);
-    expect(envOf(pipeline).CHROMIUM_PATH).toBeTruthy();
-    expect(execs(pipeline).at(-1)).toEqual([
-      "pnpm",
-      "preview-deploy",
-      "--pr",
-      "7",
-      "--skip-tests",
-      "--reset",
-      "--e2e",
-      "--rebuild",
-      "--target",
-      "cloud",
-    ]);
-    const report = expand((result as Record<string, unknown>).e2eReport);
-    expect(report.at(-1)).toEqual({
-      field: "directory",
-      args: { path: `${stateDir(pipeline)}/envs/preview-7/e2e` },
-    });
-    expect(execs(report).at(-1)?.[1]).toBe("preview-deploy");
-  });
-
-  it("fails when the deploy fails", async () => {
+  it("fails when the deploy fails, with its exit status and summary", async () => {
     await expect(
       run(
         "previewDeploy",
-        { pr: 7, sessionSecret: secret("SESSION_SECRET") },
+        DEPLOY_ARGS,
         "preview-deploy",
-        {
-          failExec: (args) =>
-            args[1] === "preview-deploy"
-              ? { exitCode: 1, stderr: "smoke check failed" }
-              : undefined,
-        },
+        { files: FAILED_FILES, failExec: failDeploy },
         CLOUD_ARGS,
       ),
-    ).rejects.toThrow(/exit code: 1/);
+    ).rejects.toThrow(/preview-deploy --pr 7 failed \(exit code 1\):\n## preview-7 failed/);
   });
 
   it("refuses without the module's cloud settings, and names the missing ones", async () => {
@@ -396,6 +366,104 @@ describe("previewDeploy", () => {
   });
 });
 
+describe("previewDeployment", () => {
+  it("returns the environment from the summary the deploy wrote, exit status 0", async () => {
+    const { pipeline, result, expand } = await run(
+      "previewDeployment",
+      DEPLOY_ARGS,
+      "preview-deploy",
+      { files: SUMMARY_FILES },
+      CLOUD_ARGS,
+    );
+    expectWorkspace(pipeline, nodeImage(pipeline), "preview-deploy");
+    // Read from where the CLI writes, given the state folder this container has.
+    expect(stateDir(pipeline)).toBe("/src/.codex");
+    const environment = result as Record<string, unknown>;
+    expect(environment).toMatchObject({
+      url: SUMMARY.urls.web,
+      workers: [SUMMARY.urls.web, SUMMARY.urls.auth, SUMMARY.urls.webhook],
+      databaseBranch: "pr-7",
+      summary: SUMMARY_MD,
+      exitCode: 0,
+    });
+    // No --e2e: an empty report.
+    expect(expand(environment.e2eReport)).toEqual([{ field: "directory", args: {} }]);
+  });
+
+  it("passes every flag, and with --e2e runs in Playwright's image and returns the report", async () => {
+    const { pipeline, result, expand } = await run(
+      "previewDeployment",
+      { ...DEPLOY_ARGS, skipTests: true, reset: true, e2e: true, rebuild: true },
+      "preview-deploy",
+      { files: { ...SUMMARY_FILES, "/src/.codex/envs/preview-7/e2e/results.json": "{}" } },
+      CLOUD_ARGS,
+    );
+    expect(pipeline[1]?.args.address).toBe(PLAYWRIGHT_IMAGE);
+    expect(envOf(pipeline).CHROMIUM_PATH).toBeTruthy();
+    expect(deployExec(pipeline)?.args.args).toEqual([
+      "pnpm",
+      "preview-deploy",
+      "--pr",
+      "7",
+      "--skip-tests",
+      "--reset",
+      "--e2e",
+      "--rebuild",
+      "--target",
+      "cloud",
+    ]);
+    const report = expand((result as Record<string, unknown>).e2eReport);
+    expect(report.slice(-2)).toEqual([
+      { field: "directory", args: { path: `${stateDir(pipeline)}/envs/preview-7` } },
+      { field: "directory", args: { path: "e2e" } },
+    ]);
+    expect(execs(report).at(-1)?.[1]).toBe("preview-deploy");
+  });
+
+  it("keeps the summary and the e2e report when the deploy fails, and returns its exit status", async () => {
+    const { pipeline, result, expand } = await run(
+      "previewDeployment",
+      { ...DEPLOY_ARGS, e2e: true },
+      "preview-deploy",
+      { files: FAILED_FILES, failExec: failDeploy },
+      CLOUD_ARGS,
+    );
+    // The deploy may fail without failing the function: its status is read, not expected.
+    expect(deployExec(pipeline)?.args.expect).toBe("ANY");
+    const environment = result as Record<string, unknown>;
+    expect(environment).toMatchObject({
+      exitCode: 1,
+      summary: FAILED_FILES[`/src/.codex/envs/preview-7/summary.md`],
+    });
+    // The report a workflow exports: the preview's folder after the failed deploy, with the
+    // summary, the e2e report and the exit status in it.
+    const report = expand(environment.report);
+    expect(execs(report).at(-1)?.[1]).toBe("preview-deploy");
+    expect(report.slice(-2)).toEqual([
+      {
+        field: "withNewFile",
+        args: { path: "/src/.codex/envs/preview-7/exit-code", contents: "1\n" },
+      },
+      { field: "directory", args: { path: "/src/.codex/envs/preview-7" } },
+    ]);
+    expect(expand(environment.e2eReport).at(-1)).toEqual({
+      field: "directory",
+      args: { path: "e2e" },
+    });
+  });
+
+  it("returns the exit status even when the deploy failed before writing a summary", async () => {
+    const { result } = await run(
+      "previewDeployment",
+      DEPLOY_ARGS,
+      "preview-deploy",
+      { failExec: failDeploy },
+      CLOUD_ARGS,
+    );
+    expect(result).toMatchObject({ exitCode: 1, url: "", summary: "", workers: [] });
+  });
+});
+
 describe("preview", () => {
   it("serves the local target on port 8787, reachable from outside the container", async () => {
     const { result, expand, evaluated } = await run("preview", { pr: 1 }, "serve");
@@ -407,9 +475,63 @@ describe("preview", () => {
       field: "asService",
       args: { args: ["pnpm", "serve", "--pr", "1"] },
     });
+    // Ready when the preview answers, not when the port opens: a healthcheck, set before the
+    // service is made, whose grace period covers migrating, building and deploying.
+    const check = service.find((op) => op.field === "withDockerHealthcheck");
+    expect(check?.args).toMatchObject({ startPeriod: "15m", retries: 3 });
+    expect((check?.args.args as string[]).slice(0, 2)).toEqual(["node", "-e"]);
     // A service runs when it is used (`up`), not when it is defined.
     expect(evaluated).toEqual([]);
     COMMANDS.push(["pnpm", "serve", "--pr", "1"]);
+  });
+});
+
+describe("preview's health check", () => {
+  /** The check's script, run by node as the engine runs it, against `port` instead of 8787. */
+  async function healthCheck(port: number): Promise<number> {
+    const { result, expand } = await run("preview", { pr: 1 }, "serve");
+    const op = expand(result).find((o) => o.field === "withDockerHealthcheck");
+    const [command, flag, script] = op?.args.args as string[];
+    expect(script).toContain('"port":8787');
+    const child = spawn(
+      command as string,
+      [flag as string, (script as string).replace('"port":8787', `"port":${port}`)],
+      {
+        stdio: "ignore",
+      },
+    );
+    return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
+  }
+
+  /** A server that answers /health for Host pr-1.localhost:8787 with `status`, 404 otherwise. */
+  async function serve(status: number) {
+    const server = createServer((req, res) => {
+      const ours = req.headers.host === "pr-1.localhost:8787" && req.url === "/health";
+      res.writeHead(ours ? status : 404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(PORT, "127.0.0.1", resolve));
+    return () => new Promise((resolve) => server.close(resolve));
+  }
+
+  const PORT = Number(process.env.CODEX_PORT ?? 18806);
+
+  it("passes only when the preview's web /health answers 200 for its host", async () => {
+    const close = await serve(200);
+    try {
+      expect(await healthCheck(PORT)).toBe(0);
+    } finally {
+      await close();
+    }
+  });
+
+  it("fails while the port is open but the preview is not deployed yet, and when nothing listens", async () => {
+    const close = await serve(503);
+    try {
+      expect(await healthCheck(PORT)).toBe(1);
+    } finally {
+      await close();
+    }
+    expect(await healthCheck(PORT)).toBe(1);
   });
 });
 

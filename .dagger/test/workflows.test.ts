@@ -71,6 +71,10 @@ const daggerStep = (file: string, job: Job = onlyJob(file)): Step => {
   return steps[0] as Step;
 };
 
+/** The step that fails the job with the exported exit status (preview.yml), if any. */
+const exitStatusStep = (job: Job): Step | undefined =>
+  job.steps.find((s) => s.run?.includes("/exit-code"));
+
 /**
  * Splits a `call:` as bash does for these lines: on spaces, with double-quoted words. A bare
  * `${{ ... }}` is one word: GitHub replaces it before bash sees the line.
@@ -199,9 +203,14 @@ describe("the workflows", () => {
       expect(step.uses).toBe(DAGGER_ACTION);
       expect(`v${step.with?.version}`).toBe(DAGGER_VERSION);
       expect(Object.keys(step.with ?? {}).sort()).toEqual(["call", "version"]);
-      // Besides them, at most an artifact upload: no shell step does pipeline work.
+      // Besides them, at most an artifact upload, and the exit status of a deploy whose report
+      // was exported: no shell step does pipeline work.
       const others = job.steps.slice(3);
-      expect(others.every((s) => s.uses?.startsWith("actions/upload-artifact@"))).toBe(true);
+      expect(
+        others.every(
+          (s) => s.uses?.startsWith("actions/upload-artifact@") || s === exitStatusStep(job),
+        ),
+      ).toBe(true);
     },
   );
 
@@ -343,23 +352,49 @@ describe("each workflow's trigger, permissions and concurrency", () => {
     });
     const call = String(daggerStep("preview.yml").with?.call);
     expect(words(call).slice(0, 4)).toEqual([
-      "preview-deploy",
+      "preview-deployment",
       "--pr",
       "${{ github.event.pull_request.number }}",
       "--e2e",
     ]);
   });
 
-  it("preview: the e2e report leaves dagger by export, and is uploaded even when the deploy fails", () => {
+  it("preview: the report leaves dagger by export even when the deploy fails, the e2e report is uploaded, then the job fails", () => {
     const job = onlyJob("preview.yml");
-    const call = words(String(daggerStep("preview.yml", job).with?.call));
-    const path = call[call.indexOf("--path") + 1];
-    expect(call.slice(-4, -2)).toEqual(["e2e-report", "export"]);
+    const step = daggerStep("preview.yml", job);
+    const call = words(String(step.with?.call));
+    const path = call[call.indexOf("--path") + 1] as string;
+    // The report folder of a function that returns the exit status rather than failing.
+    expect(call.slice(-4, -2)).toEqual(["report", "export"]);
+    const { fn } = checkCall(scan, String(step.with?.call));
+    expect(typeName(scan.objects.Codex?.methods[fn]?.returnType ?? { kind: "" })).toBe(
+      "PreviewEnvironment",
+    );
     const upload = job.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
     expect(upload?.if).toBe("always()");
-    expect(`./${upload?.with?.path}`).toBe(path);
+    expect(`./${upload?.with?.path}`).toBe(`${path}/e2e`);
     // The artifact the PR comment names, so its screenshot note leads somewhere.
     expect(upload?.with?.name).toBe(E2E_ARTIFACT);
+    // Last, after the upload: the exported exit status fails the job.
+    const exit = exitStatusStep(job);
+    expect(job.steps.at(-1)).toBe(exit);
+    expect(job.steps.indexOf(exit as Step)).toBeGreaterThan(job.steps.indexOf(upload as Step));
+    expect(exit?.if).toBeUndefined();
+    expect(exit?.run).toContain(`exit "$(cat ${path.replace(/^\.\//, "")}/exit-code)"`);
+  });
+
+  it("preview and cleanup check out the pull request's head, the commit the summary names", () => {
+    for (const file of ["preview.yml", "cleanup.yml"]) {
+      const job = onlyJob(file);
+      const head = "${{ github.event.pull_request.head.sha }}";
+      expect(job.steps[0]?.with?.ref, file).toBe(head);
+      const commit = daggerStep(file, job).env?.COMMIT;
+      if (commit) expect(commit, file).toBe(head);
+    }
+    // On a push, the default checkout is the pushed commit, as COMMIT says.
+    const production = onlyJob("production.yml");
+    expect(production.steps[0]?.with?.ref).toBeUndefined();
+    expect(daggerStep("production.yml", production).env?.COMMIT).toBe("${{ github.sha }}");
   });
 
   it("cleanup: pull requests closed; forks and Dependabot skipped; in the PR's group, so it cancels a running deploy", () => {
