@@ -18,18 +18,25 @@ import {
 } from "@dagger.io/dagger";
 
 /**
- * Left out of the source: installed and generated files, local state, this module (editing it
- * must not invalidate the source), git, reports, and local secrets files, because credentials
- * enter a container only as Dagger secrets. A defaultPath does not read .gitignore.
+ * Left out of the source: what .gitignore leaves out (installed and generated files, builds,
+ * coverage, logs, local state, local secrets files: credentials enter a container only as
+ * Dagger secrets), the folders the workflows and docs export to, this module (editing it must
+ * not invalidate the source), and git. A defaultPath does not read .gitignore, so anything left
+ * here re-uploads, and busts the source layer, when it changes.
  */
 const SOURCE_IGNORE = [
   "**/node_modules",
+  "**/dist",
+  "**/coverage",
+  "**/*.log",
   "**/.svelte-kit",
   "**/.wrangler",
   ".codex",
   ".dagger",
   ".git",
   "reports",
+  "e2e-report",
+  "preview",
   "**/.env",
   "**/.env.*",
   "**/.dev.vars",
@@ -56,18 +63,12 @@ const PORT = 8787;
 const CHROMIUM = "/usr/local/bin/chromium";
 
 /**
- * The lockfile layer: what `pnpm fetch` needs, with the workspace's manifests (the globs of
- * pnpm-workspace.yaml). An unchanged lockfile keeps this layer, and the store, cached.
+ * The lockfile layer: all that `pnpm fetch` reads (https://pnpm.io/cli/fetch: it needs only the
+ * lockfile; the workspace file holds settings that change what is fetched, such as
+ * onlyBuiltDependencies, and .npmrc the registry). No package.json: editing a script must not
+ * re-run the download. An unchanged lockfile keeps this layer, and the store, cached.
  */
-const MANIFESTS = [
-  "package.json",
-  "pnpm-lock.yaml",
-  "pnpm-workspace.yaml",
-  ".npmrc",
-  "apps/*/package.json",
-  "workers/*/package.json",
-  "packages/*/package.json",
-];
+const LOCKFILE_LAYER = ["pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc"];
 
 /**
  * The `postgres` service of `test`. It lives for one call and only this container reaches it,
@@ -518,7 +519,7 @@ export class Codex {
       .withExec(["npm", "install", "--global", `pnpm@${PNPM_VERSION}`])
       .withMountedCache(PNPM_STORE, dag.cacheVolume("codex-pnpm-store"))
       .withWorkdir(WORKDIR)
-      .withDirectory(WORKDIR, this.source, { include: MANIFESTS })
+      .withDirectory(WORKDIR, this.source, { include: LOCKFILE_LAYER })
       .withExec(["pnpm", "fetch", "--store-dir", PNPM_STORE])
       .withDirectory(WORKDIR, this.source)
       .withExec(["pnpm", "install", "--offline", "--frozen-lockfile", "--store-dir", PNPM_STORE])

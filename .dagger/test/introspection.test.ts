@@ -3,7 +3,7 @@
  * registers and what `dagger call` and `dagger functions` show. The expected table is the
  * module's public interface, written out by hand.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -172,6 +172,35 @@ describe("the module's interface, as the SDK's scan reads it", () => {
         "**/.dev.vars",
       ]),
     );
+  });
+
+  it("leaves out everything .gitignore does, and the folders the workflows and docs export to", () => {
+    const ignore = codex._constructor?.arguments.source?.ignore ?? [];
+    // A .gitignore entry without an inner slash matches at any depth: `**/name`, or `name`
+    // for the root-only folders; one with a slash is covered by it or by a folder above it.
+    const covered = (entry: string) =>
+      ignore.some((p) => p === entry || p === `**/${entry}` || entry.startsWith(`${p}/`));
+    const gitignore = readFileSync(join(REPO_ROOT, ".gitignore"), "utf8")
+      .split("\n")
+      .map((line) => line.trim().replace(/\/$/, ""))
+      .filter((line) => line && !line.startsWith("#") && !line.startsWith("!"));
+    expect(gitignore.length).toBeGreaterThan(5);
+    expect(gitignore.filter((entry) => !covered(entry))).toEqual([]);
+    // Every `export --path` of a workflow or of the docs: an export must not bust the source.
+    const texts = [
+      ...readdirSync(join(REPO_ROOT, ".github", "workflows")).map((f) =>
+        readFileSync(join(REPO_ROOT, ".github", "workflows", f), "utf8"),
+      ),
+      readFileSync(join(REPO_ROOT, "README.md"), "utf8"),
+      readFileSync(join(REPO_ROOT, "docs", "dagger.md"), "utf8"),
+    ];
+    const targets = texts.flatMap((t) =>
+      [...t.matchAll(/export --path \.\/([\w.-]+)/g)].map((m) => m[1] as string),
+    );
+    expect(targets).toEqual(expect.arrayContaining(["preview", "e2e-report"]));
+    expect([...new Set(targets)].filter((target) => !covered(target))).toEqual([]);
+    // ...and git does not commit them either.
+    expect([...new Set(targets)].filter((target) => !gitignore.includes(target))).toEqual([]);
   });
 
   it("takes the cloud and GitHub settings once, as optional constructor arguments, and no function repeats them", () => {

@@ -119,17 +119,10 @@ function expectWorkspace(chain: Op[], image: string, command: string) {
     const args = chain[i]?.args.args as string[];
     expect(args[args.indexOf("--store-dir") + 1]).toBe(store);
   }
-  // Everything `pnpm fetch` reads, and nothing that changes with the code.
+  // Exactly what `pnpm fetch` reads (the lockfile, the workspace's settings, .npmrc), and no
+  // package.json: a script edit must not re-run the download.
   const include = chain[lockfileLayer]?.args.include as string[];
-  expect(include).toEqual(expect.arrayContaining(["pnpm-lock.yaml", "pnpm-workspace.yaml"]));
-  expect(
-    include.every((p) => /(^|\/)(package\.json|pnpm-lock\.yaml|[^/]+\.yaml|\.npmrc)$/.test(p)),
-  ).toBe(true);
-  // Every workspace member's manifest: the globs of pnpm-workspace.yaml.
-  const workspace = readFileSync(join(REPO_ROOT, "pnpm-workspace.yaml"), "utf8");
-  const globs = [...workspace.matchAll(/^\s+-\s+"?([^"\s#]+\/\*)"?\s*$/gm)].map((m) => m[1]);
-  expect(globs.length).toBeGreaterThan(0);
-  expect(include).toEqual(expect.arrayContaining(globs.map((g) => `${g}/package.json`)));
+  expect([...include].sort()).toEqual([".npmrc", "pnpm-lock.yaml", "pnpm-workspace.yaml"]);
   // The layers land in the working directory where the commands run.
   const workdir = chain[find(chain, "withWorkdir", () => true)]?.args.path;
   expect(chain[lockfileLayer]?.args.path).toBe(workdir);

