@@ -44,8 +44,17 @@ const SOURCE_IGNORE = [
 
 /** Node 20 (package.json's engines asks for >=20.19), pinned to a patch release. */
 const NODE_IMAGE = "node:20.20.2-bookworm-slim";
-/** Its browsers are the ones @playwright/test 1.65.1 (apps/web/package.json) expects. */
-const PLAYWRIGHT_IMAGE = "mcr.microsoft.com/playwright:v1.65.1-noble";
+/**
+ * The browser layer of e2e, on that same image (one Node everywhere: Playwright's image ships
+ * its own Node): Debian's Chromium, the browser apps/web/playwright.config.ts runs on a host
+ * (`apt-get install -y chromium`, CHROMIUM_PATH). Before the lockfile, so it stays cached.
+ */
+const CHROMIUM_LAYER = [
+  "sh",
+  "-c",
+  "set -eu; apt-get update; apt-get install -y --no-install-recommends chromium; " +
+    "rm -rf /var/lib/apt/lists/*; chromium --version",
+];
 /** The major version of the embedded server that the tests use everywhere else. */
 const POSTGRES_IMAGE = "postgres:18.4-alpine";
 /** package.json's packageManager. npm installs it: corepack's download fails on Node 20 here. */
@@ -59,8 +68,8 @@ const STATE_DIR = `${WORKDIR}/.codex`;
 const E2E_REPORT = `${WORKDIR}/reports/e2e`;
 /** The local target's one port; `serve` listens on it. */
 const PORT = 8787;
-/** Playwright's own Chromium, linked where the pipeline's CHROMIUM_PATH points. */
-const CHROMIUM = "/usr/local/bin/chromium";
+/** Where Debian's chromium package puts the browser; the pipeline's CHROMIUM_PATH. */
+const CHROMIUM = "/usr/bin/chromium";
 
 /**
  * The lockfile layer: all that `pnpm fetch` reads (https://pnpm.io/cli/fetch: it needs only the
@@ -252,7 +261,7 @@ export class Codex {
   }
 
   /**
-   * The Playwright suite (`pnpm e2e`), in Playwright's image: against a fresh local preview
+   * The Playwright suite (`pnpm e2e`), with Debian's Chromium: against a fresh local preview
    * inside the container, or against baseUrl. Returns the report: html/, screenshots/ and
    * results.json (`dagger call e2e export --path ./e2e-report`).
    */
@@ -496,26 +505,17 @@ export class Codex {
    * layer and `pnpm fetch`, then the source and an offline install.
    */
   base(): Container {
-    return this.workspace(NODE_IMAGE);
+    return this.workspace(false);
   }
 
-  /** The workspace on Playwright's image, with its Chromium where CHROMIUM_PATH points. */
+  /** The same workspace, with Debian's Chromium where CHROMIUM_PATH points (e2e). */
   private browserBase(): Container {
-    return this.workspace(PLAYWRIGHT_IMAGE)
-      .withExec([
-        "sh",
-        "-c",
-        // The browser that this @playwright/test expects, which this image ships.
-        `set -eu; browser="$(cd apps/web && node -p "require('@playwright/test').chromium.executablePath()")"; ` +
-          `test -x "$browser"; ln -sf "$browser" ${CHROMIUM}`,
-      ])
-      .withEnvVariable("CHROMIUM_PATH", CHROMIUM);
+    return this.workspace(true).withEnvVariable("CHROMIUM_PATH", CHROMIUM);
   }
 
-  private workspace(image: string): Container {
-    return dag
-      .container()
-      .from(image)
+  private workspace(browser: boolean): Container {
+    const node = dag.container().from(NODE_IMAGE);
+    return (browser ? node.withExec(CHROMIUM_LAYER) : node)
       .withExec(["npm", "install", "--global", `pnpm@${PNPM_VERSION}`])
       .withMountedCache(PNPM_STORE, dag.cacheVolume("codex-pnpm-store"))
       .withWorkdir(WORKDIR)
