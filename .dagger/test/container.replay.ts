@@ -8,11 +8,11 @@
  * list that drops a file the install or the CLI needs, and install steps that only work with
  * the host's node_modules or store.
  */
-import { spawn } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { afterAll, expect, it } from "vitest";
+import { lastLines, run } from "../../packages/pipeline/src/exec";
 import { startDaggerStub, type Op } from "./graphql-stub";
 import { invokeFunction, mainObject, REPO_ROOT, unloadModule } from "./module";
 
@@ -78,24 +78,17 @@ async function copyFiles(files: string[], to: string) {
 }
 
 /** Runs an exec of the chain in `cwd`, its --store-dir replaced; resolves its output. */
-function exec(args: string[], cwd: string, store: string): Promise<string> {
-  const argv = args.map((arg, i) => (args[i - 1] === "--store-dir" ? store : arg));
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), {
-      cwd,
-      // No CI runner state: only PATH and a fresh HOME, as in a fresh container.
-      env: { PATH: process.env.PATH, HOME: join(cwd, "..", "home"), CI: "true" },
-    });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0
-        ? resolve(output)
-        : reject(new Error(`${argv.join(" ")} exited ${code}:\n${output.slice(-4000)}`)),
+async function exec(args: string[], cwd: string, store: string): Promise<string> {
+  const [command, ...rest] = args.map((arg, i) => (args[i - 1] === "--store-dir" ? store : arg));
+  // No CI runner state: only PATH and a fresh HOME, as in a fresh container.
+  const env = { PATH: process.env.PATH, HOME: join(cwd, "..", "home"), CI: "true" };
+  const result = await run(command as string, rest, { cwd, env });
+  if (result.code !== 0) {
+    throw new Error(
+      `${[command, ...rest].join(" ")} exited ${result.code}:\n${lastLines(result.output, 40).join("\n")}`,
     );
-  });
+  }
+  return result.output;
 }
 
 it("replays `test`'s exec chain: lockfile layer, pnpm fetch, source, offline install, the CLI", async () => {

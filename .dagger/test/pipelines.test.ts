@@ -3,12 +3,12 @@
  * invocation path against a recording GraphQL stub, and the chain of calls it sent (images,
  * caches, layers, secrets, services, the command) is asserted. Nothing runs in a container here.
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { assertSafeServerUrl } from "../../packages/database/src/testing/safety";
+import { run as runCommand } from "../../packages/pipeline/src/exec";
 import { startDaggerStub, type Op, type StubOptions } from "./graphql-stub";
 import { invokeFunction, REPO_ROOT, unloadModule } from "./module";
 
@@ -493,14 +493,8 @@ describe("preview's health check", () => {
     const op = expand(result).find((o) => o.field === "withDockerHealthcheck");
     const [command, flag, script] = op?.args.args as string[];
     expect(script).toContain('"port":8787');
-    const child = spawn(
-      command as string,
-      [flag as string, (script as string).replace('"port":8787', `"port":${port}`)],
-      {
-        stdio: "ignore",
-      },
-    );
-    return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
+    const local = (script as string).replace('"port":8787', `"port":${port}`);
+    return (await runCommand(command as string, [flag as string, local])).code;
   }
 
   /** A server that answers /health for Host pr-1.localhost:8787 with `status`, 404 otherwise. */
