@@ -76,6 +76,10 @@ export interface Context {
   webhooks: PreviewWebhooks | undefined;
   /** A secret value for one environment's Workers for this run (a new endpoint's signing secret). */
   provideSecret(environment: Environment, name: string, value: string): void;
+  /** Leaves a secret as the environment's Workers hold it: this run's deploy neither sends nor needs it. */
+  keepSecret(environment: Environment, name: string): void;
+  /** Whether every Worker of `stack` that takes secret `name` holds one now. */
+  holdsSecret(stack: DerivedStack, name: string): Promise<boolean>;
   smoke(urls: StackUrls, environment: Environment): Promise<SmokeResult[]>;
   /** Publishes the summary everywhere the target shows it, and keeps it as summary.json. */
   publish(summary: Summary): Promise<{ location: string }>;
@@ -152,6 +156,8 @@ export function localContext(
     },
     webhooks: undefined,
     provideSecret() {},
+    keepSecret() {},
+    holdsSecret: async () => false,
     smoke: (urls, environment) => smokeAll(localGetter(port), urls, environment.name),
     publish: publishFiles,
   };
@@ -185,11 +191,16 @@ export function cloudContext(
   }
   // Values this run supplies itself, per environment (a new Stripe endpoint's signing secret).
   const provided = new Map<string, Record<string, string>>();
+  // Secrets this run leaves as the Workers hold them (a reused Stripe endpoint's signing secret).
+  const kept = new Map<string, string[]>();
   const secretsOf = (environment: Environment): Record<string, string> => ({
     ...secretsFromEnv(env, environment),
     ...provided.get(environment.name),
   });
-  const workers: CloudflareWorkerPlatform = cloudflareFromEnv(env, { secrets: secretsOf });
+  const workers: CloudflareWorkerPlatform = cloudflareFromEnv(env, {
+    secrets: secretsOf,
+    kept: (environment) => kept.get(environment.name) ?? [],
+  });
   const retryForMs = durationFromEnv("CODEX_SMOKE_RETRY_MS", 60_000, env);
   const database = neonFromEnv(env, { log: (line) => progress.line(`  ${line}`) });
   const webhooks = stripeFromEnv(env);
@@ -227,6 +238,10 @@ export function cloudContext(
     provideSecret(environment, name, value) {
       provided.set(environment.name, { ...provided.get(environment.name), [name]: value });
     },
+    keepSecret(environment, name) {
+      kept.set(environment.name, [...(kept.get(environment.name) ?? []), name]);
+    },
+    holdsSecret: (stack, name) => workers.holdsSecret(stack, name),
     smoke: (urls, environment) => smokeAll(get, urls, environment.name, { retryForMs }),
     async publish(summary) {
       const local = await publishFiles(summary);

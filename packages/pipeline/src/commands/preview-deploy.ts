@@ -15,6 +15,12 @@ import {
   type Target,
 } from "./context";
 import { assertChromium, e2eSummary, runPlaywright } from "../playwright";
+import {
+  applyEndpoint,
+  planEndpoint,
+  retireReplaced,
+  retiresAny,
+} from "../providers/stripe/preview-endpoint";
 import { assertTestsPassed, countTests, runPlatformTests, testsOfSummary } from "./platform-tests";
 
 export interface PreviewDeployOptions {
@@ -48,6 +54,13 @@ export async function previewDeploy(
   const summary = startSummary(ctx, environment.name, urls);
   // A preview's own Stripe endpoint brings its signing secret; otherwise it must be configured.
   await ctx.preflight(stack, ctx.webhooks ? ["STRIPE_WEBHOOK_SECRET"] : []);
+  // Reuse the endpoint whose secret the Workers hold, or count the room for a new one, now.
+  const webhooks = ctx.webhooks;
+  const endpointPlan = webhooks
+    ? await planEndpoint(webhooks, environment, new URL("/webhook", urls.webhook).href, () =>
+        ctx.holdsSecret(stack, "STRIPE_WEBHOOK_SECRET"),
+      )
+    : undefined;
 
   progress.line(`preview-deploy ${environment.name} (${targetLabel(ctx)})`);
   return withLock(ctx.paths, environment.name, async () => {
@@ -96,28 +109,19 @@ export async function previewDeploy(
         );
       }
 
-      const webhooks = ctx.webhooks;
-      if (webhooks) {
-        const webhookUrl = new URL("/webhook", urls.webhook).href;
+      let endpointId: string | undefined;
+      if (webhooks && endpointPlan) {
         await progress.step(
           "give the preview its own Stripe webhook endpoint",
           async () => {
-            let endpoint = await webhooks.ensure(environment, webhookUrl);
-            if (!endpoint.secret) {
-              // Stripe shows an endpoint's signing secret once, when it is made: make it again.
-              await webhooks.delete(environment);
-              endpoint = await webhooks.ensure(environment, webhookUrl);
-            }
-            if (!endpoint.secret) {
-              throw new PipelineError(
-                "CLOUD_FAILED",
-                `Stripe returned no signing secret for the endpoint of ${environment.name}`,
-              );
-            }
-            ctx.provideSecret(environment, "STRIPE_WEBHOOK_SECRET", endpoint.secret);
+            const endpoint = await applyEndpoint(webhooks, endpointPlan);
+            endpointId = endpoint.id;
+            // Reused: the Workers keep the secret they hold (Stripe would not show it again).
+            if (endpoint.secret === undefined) ctx.keepSecret(environment, "STRIPE_WEBHOOK_SECRET");
+            else ctx.provideSecret(environment, "STRIPE_WEBHOOK_SECRET", endpoint.secret);
             return endpoint;
           },
-          (e) => `${e.id} → ${webhookUrl}`,
+          (e) => `${e.id} ${e.created ? "created" : "reused"} → ${endpointPlan.url}`,
         );
       }
 
@@ -131,6 +135,15 @@ export async function previewDeploy(
         (d) => `${d.version}${d.built ? "" : " (unchanged: bundles reused)"}`,
       );
       summary.version = deployed.version;
+      if (webhooks && endpointPlan && endpointId && retiresAny(endpointPlan)) {
+        // Only now that the Workers verify the new endpoint's events may the old one go.
+        const keep = endpointId;
+        await progress.step(
+          "delete the Stripe endpoint the new one replaces",
+          () => retireReplaced(webhooks, endpointPlan, keep),
+          (d) => (d ? "deleted" : "there was none"),
+        );
+      }
 
       await progress.step("smoke-check web, auth and webhook", () => ctx.smoke(urls, environment));
       summary.status = "deployed";

@@ -25,6 +25,7 @@ import {
   startNeonOnPostgres,
   type NeonOnPostgres,
 } from "../../src/testing/stubs/neon-postgres";
+import Stripe from "stripe";
 import { startStripeStub, type StripeStub } from "../../src/testing/stubs/stripe";
 import { descendants, waitUntilGone, type ProcessRecord } from "../../src/local/processes";
 import { Sandbox, type CliResult } from "./cli";
@@ -173,6 +174,17 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     );
     expect(noSession.stderr).toMatch(/hint: Set SESSION_SECRET_PREVIEW \(or SESSION_SECRET\)/);
 
+    // Stripe's account is full (16 endpoints, https://docs.stripe.com/webhooks): refused in the
+    // preflight, before the branch, the migrations and the tests.
+    for (let i = 0; i < 16; i++) stripe.seed({ url: `https://elsewhere-${i}.example.test/hook` });
+    const full = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"]);
+    expect(full.code, explain(full)).toBe(2);
+    expect(full.stderr).toMatch(
+      /Stripe allows 16 webhook endpoints per account and this one has 16: there is no room for preview-7's endpoint, and nothing was created/,
+    );
+    expect(stripe.requests.filter((r) => r.method !== "GET")).toHaveLength(0);
+    stripe.endpoints.splice(0);
+
     expect(cf.requests.length).toBe(before.cf);
     expect(neon.requests.length).toBe(before.neon);
     expect(stripe.endpoints).toHaveLength(0);
@@ -223,6 +235,8 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
       `https://stripe-webhook-handler-preview-7.${cf.subdomain}.workers.dev/webhook`,
     );
     expect(endpoint?.metadata.codex_environment).toBe("preview-7");
+    // Pinned to the API version of the stripe library the pipeline pins.
+    expect(endpoint?.api_version).toBe(Stripe.API_VERSION);
     for (const name of ["stripe-webhook-handler-preview-7", "codex-web-preview-7"]) {
       expect(cf.scripts.get(name)?.secrets.STRIPE_WEBHOOK_SECRET).toBe(endpoint?.secret);
     }
@@ -252,18 +266,28 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     const postsBefore = branchPosts();
     const id = neon.branch("pr-7")?.id;
     const versionsBefore = cf.scripts.get("codex-web-preview-7")?.versions.length ?? 0;
-    const result = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"]);
+    const endpointBefore = stripe.endpoints[0];
+    const stripeWrites = () => stripe.requests.filter((r) => r.method !== "GET").length;
+    const writesBefore = stripeWrites();
+    // From an empty state folder, as on a CI runner: what the Workers hold is asked of Cloudflare.
+    const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-fresh-"));
+    const result = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"], {
+      stateDir: fresh,
+    });
     expect(result.code, explain(result)).toBe(0);
     expect(branchPosts()).toBe(postsBefore);
     expect(neon.branch("pr-7")?.id).toBe(id);
     expect(cf.scripts.get("codex-web-preview-7")?.versions.length).toBe(versionsBefore + 1);
     expect(github.comments(REPOSITORY, 7)).toHaveLength(1);
+    // The endpoint is reused, not made again: the Workers hold its secret, and a deploy with a
+    // secrets file keeps the secrets it does not name, so queued retries and new events verify.
     expect(stripe.endpoints).toHaveLength(1);
-    // Stripe shows a signing secret only when an endpoint is made, so it was made again, and
-    // the Workers got the new secret.
-    expect(cf.scripts.get("stripe-webhook-handler-preview-7")?.secrets.STRIPE_WEBHOOK_SECRET).toBe(
-      stripe.endpoints[0]?.secret,
-    );
+    expect(stripe.endpoints[0]?.id).toBe(endpointBefore?.id);
+    expect(stripeWrites()).toBe(writesBefore);
+    expect(result.stdout).toMatch(/reused → https:\/\/stripe-webhook-handler-preview-7\./);
+    for (const name of ["stripe-webhook-handler-preview-7", "codex-web-preview-7"]) {
+      expect(cf.scripts.get(name)?.secrets.STRIPE_WEBHOOK_SECRET).toBe(endpointBefore?.secret);
+    }
   });
 
   it("retries Neon's 429, reports web failing after its siblings deployed, and converges", async () => {

@@ -6,17 +6,33 @@
 import { showInput, type Environment } from "../../core/environments";
 import { userError } from "../../errors";
 
+/** A webhook endpoint on the account; `environment` is the one its metadata names, if any. */
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  environment?: string;
+}
+
+/**
+ * Stripe allows this many webhook endpoints per account, all of them counted (production's and
+ * other tools' too): https://docs.stripe.com/webhooks ("You can register up to 16 webhook
+ * endpoints on each Stripe account").
+ */
+export const STRIPE_ENDPOINT_LIMIT = 16;
+
 export interface PreviewWebhooks {
+  /** Every endpoint on the account (Stripe counts them all against its limit). */
+  list(): Promise<WebhookEndpoint[]>;
   /**
-   * Makes sure `environment` (a preview) has an endpoint pointing at `url`. `secret` (the
-   * signing secret) is only known when the endpoint was just created: Stripe returns it once.
+   * Makes a new endpoint for `environment` (a preview) pointing at `url`. Its signing secret is
+   * only known now: Stripe returns it on create and never again
+   * (https://docs.stripe.com/api/webhook_endpoints/object: `secret`, "Only returned at creation").
    */
-  ensure(
-    environment: Environment,
-    url: string,
-  ): Promise<{ id: string; secret?: string; created: boolean }>;
-  /** Deletes the preview's endpoint; false when it had none. */
-  delete(environment: Environment): Promise<boolean>;
+  create(environment: Environment, url: string): Promise<{ id: string; secret: string }>;
+  /** Points the endpoint `id` of `environment` at `url`; its signing secret stays the same. */
+  update(environment: Environment, id: string, url: string): Promise<void>;
+  /** Deletes the preview's endpoints (all but `keep`, when given); false when there were none. */
+  delete(environment: Environment, options?: { keep?: string }): Promise<boolean>;
 }
 
 const LIVE_KEY = /^(?:sk|rk)_live_/;

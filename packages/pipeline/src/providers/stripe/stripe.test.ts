@@ -3,7 +3,12 @@ import { startStripeStub, type StripeStub } from "../../testing/stubs/stripe";
 import { PRODUCTION, STAGING, previewEnvironment } from "../../core/environments";
 import { PipelineError } from "../../errors";
 import { assertTestKey } from "./shared";
-import { STRIPE_PREVIEW_EVENTS, StripePreviewWebhooks, stripeFromEnv } from "./stripe";
+import {
+  STRIPE_API_VERSION,
+  STRIPE_PREVIEW_EVENTS,
+  StripePreviewWebhooks,
+  stripeFromEnv,
+} from "./stripe";
 
 // Built by concatenation so that no scanner mistakes the fixture for a real credential.
 const LIVE_KEY = "sk_" + "live_abcdefghijklmnop0123456789";
@@ -49,13 +54,12 @@ async function rejected(promise: Promise<unknown>): Promise<PipelineError> {
 }
 
 describe("StripePreviewWebhooks (recording stub)", () => {
-  it("creates an endpoint once, then reuses it", async () => {
+  it("creates an endpoint with its secret, pinned to the library's API version; reads never show the secret", async () => {
     const { stub, webhooks } = await setup();
     const env = previewEnvironment(7);
-    const first = await webhooks.ensure(env, "https://pr-7.example.test/stripe");
-    expect(first.created).toBe(true);
-    expect(first.id).toMatch(/^we_/);
-    expect(first.secret).toMatch(/^whsec_/);
+    const made = await webhooks.create(env, "https://pr-7.example.test/stripe");
+    expect(made.id).toMatch(/^we_/);
+    expect(made.secret).toMatch(/^whsec_/);
 
     const [create] = creates(stub);
     expect(create?.body).toMatchObject({
@@ -63,22 +67,27 @@ describe("StripePreviewWebhooks (recording stub)", () => {
       "metadata[codex_environment]": "preview-7",
       "enabled_events[]": [...STRIPE_PREVIEW_EVENTS],
       description: "codex preview-7",
+      api_version: STRIPE_API_VERSION,
     });
+    expect(STRIPE_API_VERSION).toMatch(/^\d{4}-\d{2}-\d{2}/);
+    expect(stub.endpoints[0]?.api_version).toBe(STRIPE_API_VERSION);
 
-    const second = await webhooks.ensure(env, "https://pr-7.example.test/stripe");
-    expect(second).toEqual({ id: first.id, created: false });
-    expect(creates(stub)).toHaveLength(1);
-    expect(stub.requests.filter((r) => r.method === "POST")).toHaveLength(1);
-    expect(stub.endpoints).toHaveLength(1);
+    expect(await webhooks.list()).toEqual([
+      { id: made.id, url: "https://pr-7.example.test/stripe", environment: "preview-7" },
+    ]);
+    // Stripe returns `secret` on create only: neither a list nor a retrieve carries it.
+    const reads = await fetch(`${stub.url}/v1/webhook_endpoints/${made.id}`, {
+      headers: { authorization: `Bearer ${stub.apiKey}` },
+    }).then((r) => r.json());
+    expect(reads).not.toHaveProperty("secret");
+    expect(JSON.stringify(stub.requests)).not.toContain(made.secret);
   });
 
-  it("updates the url in place when it changed, with no new secret", async () => {
+  it("updates the url in place, with no new endpoint and no secret", async () => {
     const { stub, webhooks } = await setup();
     const env = previewEnvironment(7);
-    const first = await webhooks.ensure(env, "https://old.example.test/stripe");
-    const second = await webhooks.ensure(env, "https://new.example.test/stripe");
-    expect(second).toEqual({ id: first.id, created: false });
-    expect(second.secret).toBeUndefined();
+    const first = await webhooks.create(env, "https://old.example.test/stripe");
+    await webhooks.update(env, first.id, "https://new.example.test/stripe");
     expect(creates(stub)).toHaveLength(1);
     const update = stub.requests.find((r) => r.path === `/v1/webhook_endpoints/${first.id}`);
     expect(update).toMatchObject({
@@ -88,43 +97,65 @@ describe("StripePreviewWebhooks (recording stub)", () => {
     expect(stub.endpoints.map((e) => e.url)).toEqual(["https://new.example.test/stripe"]);
   });
 
-  it("finds its endpoint across pages", async () => {
-    const { stub, webhooks } = await setup();
-    const env = previewEnvironment(7);
-    const mine = await webhooks.ensure(env, "https://pr-7.example.test/stripe");
+  it("lists endpoints across pages (an account whose limit Stripe raised)", async () => {
+    const stub = await startStripeStub({ endpointLimit: 200 });
+    stubs.push(stub);
+    const webhooks = new StripePreviewWebhooks({
+      secretKey: stub.apiKey,
+      host: stub.host,
+      port: stub.port,
+      protocol: "http",
+    });
+    const mine = await webhooks.create(previewEnvironment(7), "https://pr-7.example.test/stripe");
     for (let i = 0; i < 150; i++) {
       stub.seed({ url: `https://other-${i}.example.test`, metadata: { codex_environment: "x" } });
     }
-    const again = await webhooks.ensure(env, "https://pr-7.example.test/stripe");
-    expect(again).toEqual({ id: mine.id, created: false });
+    const all = await webhooks.list();
+    expect(all).toHaveLength(151);
+    expect(all.filter((e) => e.environment === "preview-7").map((e) => e.id)).toEqual([mine.id]);
     const lists = stub.requests.filter((r) => r.method === "GET");
     expect(lists.at(-1)?.query).toMatchObject({ limit: "100", starting_after: expect.any(String) });
   });
 
-  it("deletes exactly the preview's endpoint, and a second delete is a no-op", async () => {
+  it("meets Stripe's limit of 16 endpoints with Stripe's error", async () => {
+    const { stub, webhooks } = await setup();
+    for (let i = 0; i < 16; i++) stub.seed({ url: `https://other-${i}.example.test` });
+    const error = await rejected(
+      webhooks.create(previewEnvironment(7), "https://pr-7.example.test"),
+    );
+    expect(error.message).toMatch(/maximum of 16 webhook endpoints/);
+    expect(stub.endpoints).toHaveLength(16);
+  });
+
+  it("deletes exactly the preview's endpoints (all but one kept), and a second delete is a no-op", async () => {
     const { stub, webhooks } = await setup();
     const other = stub.seed({
       url: "https://pr-8.example.test/stripe",
       metadata: { codex_environment: "preview-8" },
     });
-    const mine = await webhooks.ensure(previewEnvironment(7), "https://pr-7.example.test/stripe");
-    expect(stub.endpoints).toHaveLength(2);
+    const old = await webhooks.create(previewEnvironment(7), "https://pr-7.example.test/stripe");
+    const mine = await webhooks.create(previewEnvironment(7), "https://pr-7.example.test/stripe");
+    expect(stub.endpoints).toHaveLength(3);
+
+    expect(await webhooks.delete(previewEnvironment(7), { keep: mine.id })).toBe(true);
+    expect(stub.endpoints.map((e) => e.id).sort()).toEqual([other.id, mine.id].sort());
 
     expect(await webhooks.delete(previewEnvironment(7))).toBe(true);
     expect(stub.requests.filter((r) => r.method === "DELETE").map((r) => r.path)).toEqual([
+      `/v1/webhook_endpoints/${old.id}`,
       `/v1/webhook_endpoints/${mine.id}`,
     ]);
     expect(stub.endpoints.map((e) => e.id)).toEqual([other.id]);
 
     expect(await webhooks.delete(previewEnvironment(7))).toBe(false);
-    expect(stub.requests.filter((r) => r.method === "DELETE")).toHaveLength(1);
+    expect(stub.requests.filter((r) => r.method === "DELETE")).toHaveLength(2);
     expect(stub.endpoints.map((e) => e.id)).toEqual([other.id]);
   });
 
   it("refuses a live key for a preview before any request, without showing it", async () => {
     const { stub, webhooks } = await setup(LIVE_KEY);
     const error = await rejected(
-      webhooks.ensure(previewEnvironment(3), "https://pr-3.example.test"),
+      webhooks.create(previewEnvironment(3), "https://pr-3.example.test"),
     );
     expect(error.code).toBe("INVALID_ARGUMENT");
     expect(error.kind).toBe("user");
@@ -137,7 +168,7 @@ describe("StripePreviewWebhooks (recording stub)", () => {
   it("only serves previews", async () => {
     const { stub, webhooks } = await setup();
     for (const env of [PRODUCTION, STAGING]) {
-      expect((await rejected(webhooks.ensure(env, "https://x.example.test"))).code).toBe(
+      expect((await rejected(webhooks.create(env, "https://x.example.test"))).code).toBe(
         "INVALID_ENVIRONMENT",
       );
       expect((await rejected(webhooks.delete(env))).code).toBe("INVALID_ENVIRONMENT");
@@ -147,8 +178,8 @@ describe("StripePreviewWebhooks (recording stub)", () => {
 
   it("never sends the secret key in a body, and records it redacted", async () => {
     const { stub, webhooks } = await setup();
-    await webhooks.ensure(previewEnvironment(7), "https://a.example.test");
-    await webhooks.ensure(previewEnvironment(7), "https://b.example.test");
+    const made = await webhooks.create(previewEnvironment(7), "https://a.example.test");
+    await webhooks.update(previewEnvironment(7), made.id, "https://b.example.test");
     await webhooks.delete(previewEnvironment(7));
     expect(stub.requests.length).toBeGreaterThan(0);
     const recorded = JSON.stringify(stub.requests);
@@ -159,7 +190,7 @@ describe("StripePreviewWebhooks (recording stub)", () => {
   it("turns a rejected key into a user error that does not carry the key", async () => {
     const wrong = "sk_" + "test_wrongkey0123456789abcdef";
     const { webhooks } = await setup(wrong);
-    const error = await rejected(webhooks.ensure(previewEnvironment(7), "https://a.example.test"));
+    const error = await rejected(webhooks.create(previewEnvironment(7), "https://a.example.test"));
     expect(error.code).toBe("CONFIG_INVALID");
     expect(error.message).not.toContain(wrong);
   });
@@ -192,8 +223,8 @@ describe("stripeFromEnv", () => {
     stubs.push(stub);
     const webhooks = stripeFromEnv({ STRIPE_SECRET_KEY: stub.apiKey, STRIPE_API_HOST: stub.url });
     expect(webhooks).toBeInstanceOf(StripePreviewWebhooks);
-    const made = await webhooks?.ensure(previewEnvironment(1), "https://pr-1.example.test");
-    expect(made?.created).toBe(true);
+    const made = await webhooks?.create(previewEnvironment(1), "https://pr-1.example.test");
+    expect(made?.secret).toMatch(/^whsec_/);
     expect(stub.requests.length).toBeGreaterThan(0);
   });
 

@@ -1,14 +1,14 @@
 /**
  * Per-preview webhook endpoints on Stripe, through Stripe's official Node library. An
- * endpoint is found again by its metadata (`codex_environment = preview-<N>`), so `ensure` is
- * idempotent and `delete` needs no stored state. Only previews get endpoints, and only with a
+ * endpoint is found again by its metadata (`codex_environment = preview-<N>`), so `delete`
+ * needs no stored state. Whether to reuse or make one is decided in preview-endpoint.ts. Only previews get endpoints, and only with a
  * test-mode key: a live key is refused before any request is made.
  */
 import Stripe from "stripe";
 import { checkEnvironment, showInput, type Environment } from "../../core/environments";
 import { createScrubber } from "../../core/scrub";
 import { PipelineError, userError } from "../../errors";
-import { assertTestKey, type PreviewWebhooks } from "./shared";
+import { assertTestKey, type PreviewWebhooks, type WebhookEndpoint } from "./shared";
 
 export const STRIPE_METADATA_KEY = "codex_environment";
 export const STRIPE_PREVIEW_EVENTS = [
@@ -18,6 +18,9 @@ export const STRIPE_PREVIEW_EVENTS = [
 ] as const;
 
 const PAGE_SIZE = 100;
+
+/** The API version this pinned `stripe` library speaks; new endpoints render events in it. */
+export const STRIPE_API_VERSION = Stripe.API_VERSION;
 
 export interface StripePreviewWebhooksOptions {
   secretKey: string;
@@ -38,48 +41,57 @@ export class StripePreviewWebhooks implements PreviewWebhooks {
     this.#options = rest;
   }
 
-  async ensure(
-    environment: Environment,
-    url: string,
-  ): Promise<{ id: string; secret?: string; created: boolean }> {
+  async list(): Promise<WebhookEndpoint[]> {
+    const stripe = this.#stripe();
+    return this.#call("list", undefined, async () => {
+      const found: WebhookEndpoint[] = [];
+      for await (const endpoint of stripe.webhookEndpoints.list({ limit: PAGE_SIZE })) {
+        const environment = endpoint.metadata?.[STRIPE_METADATA_KEY];
+        found.push({ id: endpoint.id, url: endpoint.url, ...(environment ? { environment } : {}) });
+      }
+      return found;
+    });
+  }
+
+  async create(environment: Environment, url: string): Promise<{ id: string; secret: string }> {
     const env = this.#preview(environment);
     const stripe = this.#stripe();
-    return this.#call("ensure", env, async () => {
-      const [existing] = await this.#find(stripe, env);
-      if (existing) {
-        if (existing.url !== url) await stripe.webhookEndpoints.update(existing.id, { url });
-        return { id: existing.id, created: false };
-      }
+    return this.#call("create", env, async () => {
       const made = await stripe.webhookEndpoints.create({
         url,
         enabled_events: [...STRIPE_PREVIEW_EVENTS],
         metadata: { [STRIPE_METADATA_KEY]: env.name },
         description: `codex ${env.name}`,
+        // Events are rendered in the API version this library speaks, whatever the account's
+        // default is (https://docs.stripe.com/api/webhook_endpoints/create: `api_version`).
+        api_version: STRIPE_API_VERSION,
       });
-      return {
-        id: made.id,
-        ...(made.secret === undefined ? {} : { secret: made.secret }),
-        created: true,
-      };
+      if (!made.secret) {
+        throw new PipelineError(
+          "CLOUD_FAILED",
+          `Stripe returned no signing secret for the new endpoint of ${env.name}`,
+        );
+      }
+      return { id: made.id, secret: made.secret };
     });
   }
 
-  async delete(environment: Environment): Promise<boolean> {
+  async update(environment: Environment, id: string, url: string): Promise<void> {
+    const env = this.#preview(environment);
+    const stripe = this.#stripe();
+    await this.#call("update", env, () => stripe.webhookEndpoints.update(id, { url }));
+  }
+
+  async delete(environment: Environment, options: { keep?: string } = {}): Promise<boolean> {
     const env = this.#preview(environment);
     const stripe = this.#stripe();
     return this.#call("delete", env, async () => {
-      const found = await this.#find(stripe, env);
+      const found = (await this.list()).filter(
+        (e) => e.environment === env.name && e.id !== options.keep,
+      );
       for (const endpoint of found) await stripe.webhookEndpoints.del(endpoint.id);
       return found.length > 0;
     });
-  }
-
-  async #find(stripe: Stripe, env: Environment): Promise<Stripe.WebhookEndpoint[]> {
-    const found: Stripe.WebhookEndpoint[] = [];
-    for await (const endpoint of stripe.webhookEndpoints.list({ limit: PAGE_SIZE })) {
-      if (endpoint.metadata?.[STRIPE_METADATA_KEY] === env.name) found.push(endpoint);
-    }
-    return found;
   }
 
   /** A checked preview environment, and a test-mode key for it; anything else is refused. */
@@ -108,24 +120,24 @@ export class StripePreviewWebhooks implements PreviewWebhooks {
   }
 
   /** Runs a Stripe call, turning Stripe's errors into ones that never carry the key. */
-  async #call<T>(what: string, env: Environment, run: () => Promise<T>): Promise<T> {
+  async #call<T>(what: string, env: Environment | undefined, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (error) {
       if (error instanceof PipelineError) throw error;
       const scrub = createScrubber([this.#secretKey], [/\b(?:sk|rk)_\w+/g]);
       const message = scrub(error instanceof Error ? error.message : String(error));
+      const subject = env
+        ? `the webhook endpoint of ${env.name}`
+        : "the account's webhook endpoints";
       if (error instanceof Stripe.errors.StripeAuthenticationError) {
         throw userError(
           "CONFIG_INVALID",
-          `Stripe refused the API key while trying to ${what} the webhook endpoint of ${env.name}: ${message}`,
+          `Stripe refused the API key while trying to ${what} ${subject}: ${message}`,
           "Check STRIPE_SECRET_KEY: it must be a valid test-mode secret key.",
         );
       }
-      throw new PipelineError(
-        "HOST_FAILED",
-        `Stripe failed to ${what} the webhook endpoint of ${env.name}: ${message}`,
-      );
+      throw new PipelineError("HOST_FAILED", `Stripe failed to ${what} ${subject}: ${message}`);
     }
   }
 }

@@ -4,6 +4,15 @@
  * requests (`metadata[k]`, `enabled_events[]`), JSON list objects with cursor paging, and
  * Stripe's `{error: {type, message}}` error bodies. Only webhook endpoints are modelled;
  * anything else answers 404.
+ *
+ * Two documented behaviours the pipeline depends on are held here:
+ * - An endpoint's signing `secret` is returned only by the create call
+ *   (https://docs.stripe.com/api/webhook_endpoints/object: "Only returned at creation"); a
+ *   retrieve, list or update never carries it.
+ * - An account holds at most 16 webhook endpoints (https://docs.stripe.com/webhooks: "You can
+ *   register up to 16 webhook endpoints on each Stripe account"). Stripe answers the 17th create
+ *   with a 400 `invalid_request_error` that has no distinct `code`; its exact wording is not
+ *   documented, so callers must count endpoints themselves rather than match the message.
  */
 import { stubContract, type ContractViolation } from "./contract";
 import { listenOnLoopback } from "./listen";
@@ -56,7 +65,7 @@ export interface StripeStub {
   violations: ContractViolation[];
   /** Newest first, as Stripe lists them. */
   endpoints: StubWebhookEndpoint[];
-  /** Adds an endpoint directly, without recording a request. */
+  /** Adds an endpoint directly, without recording a request (Stripe's limit still holds). */
   seed(fields: { url: string; metadata?: Record<string, string> }): StubWebhookEndpoint;
   close(): Promise<void>;
 }
@@ -96,11 +105,24 @@ function metadataOf(body: Record<string, string | string[]>): Record<string, str
   return metadata;
 }
 
+/** Stripe's per-account limit on webhook endpoints (https://docs.stripe.com/webhooks). */
+export const STRIPE_WEBHOOK_ENDPOINT_LIMIT = 16;
+
+// An API version as Stripe names them: a date, and since 2024 a release name ("2026-10-28.endive").
+const API_VERSION = /^\d{4}-\d{2}-\d{2}(?:\.[a-z]+)?$/;
+
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
 const publicView = ({ secret: _secret, ...rest }: StubWebhookEndpoint) => rest;
 
-export async function startStripeStub(options: { apiKey?: string } = {}): Promise<StripeStub> {
+export async function startStripeStub(
+  options: {
+    apiKey?: string;
+    /** Stripe's limit by default; an account whose limit Stripe's support raised may hold more. */
+    endpointLimit?: number;
+  } = {},
+): Promise<StripeStub> {
   const apiKey = options.apiKey ?? STRIPE_STUB_KEY;
+  const endpointLimit = options.endpointLimit ?? STRIPE_WEBHOOK_ENDPOINT_LIMIT;
   const requests: StripeRecordedRequest[] = [];
   const endpoints: StubWebhookEndpoint[] = [];
   const contract = stubContract("stripe");
@@ -110,11 +132,18 @@ export async function startStripeStub(options: { apiKey?: string } = {}): Promis
     metadata?: Record<string, string>;
     description?: string;
     enabled_events?: string[];
+    api_version?: string;
   }): StubWebhookEndpoint {
+    if (endpoints.length >= endpointLimit) {
+      throw new HttpError(
+        400,
+        `You have reached the maximum of ${endpointLimit} webhook endpoints on this account.`,
+      );
+    }
     const endpoint: StubWebhookEndpoint = {
       id: id("we"),
       object: "webhook_endpoint",
-      api_version: null,
+      api_version: fields.api_version ?? null,
       application: null,
       created: Math.floor(Date.now() / 1000),
       description: fields.description ?? null,
@@ -174,9 +203,14 @@ export async function startStripeStub(options: { apiKey?: string } = {}): Promis
         if (!Array.isArray(events) || events.length === 0) {
           throw new HttpError(400, "Missing required param: enabled_events.");
         }
+        const version = body.api_version;
+        if (version !== undefined && (typeof version !== "string" || !API_VERSION.test(version))) {
+          throw new HttpError(400, `Invalid api_version: ${String(version)}`);
+        }
         return makeEndpoint({
           url,
           enabled_events: events,
+          ...(typeof version === "string" ? { api_version: version } : {}),
           metadata: metadataOf(body),
           ...(typeof body.description === "string" ? { description: body.description } : {}),
         });

@@ -26,10 +26,11 @@ import {
   type Environment,
 } from "../../../core/environments";
 import { durationFromEnv } from "../../../env";
+import { OPTIONAL_SECRETS } from "../../../core/secrets";
 import { PipelineError, userError } from "../../../errors";
 import { REPO_ROOT, readJson, statePaths, withLock } from "../../../state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "../shared";
-import { listScripts } from "./api";
+import { listScripts, listSecretNames } from "./api";
 import { checkRollback, rollback } from "./rollback";
 import { secretValues, secretsFromEnv, secretsOf, type SecretSource } from "./secrets";
 import { StateFile, releaseId, type Release, type WorkerRecord } from "./state";
@@ -62,6 +63,12 @@ export interface CloudflareOptions extends WranglerOptions {
   stateFile?: string;
   /** The secret values each environment's Workers get, besides DATABASE_URL. */
   secrets?: SecretSource;
+  /**
+   * Secrets a deploy of the environment leaves as the Workers hold them: not sent, and not
+   * required, since a `--secrets-file` deploy keeps every secret the file does not name
+   * (wrangler deploy --help: "Secrets from previous deployments will not be deleted").
+   */
+  kept?: (environment: Environment) => readonly string[];
   /**
    * Runs `deploy` (the web Worker's) while the web app's vite output is current and nobody
    * rebuilds it. The default takes build.ts's lock and reuses buildStack's vite step.
@@ -191,6 +198,21 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
       secretsOf(worker, values, "(the branch's URL)", stack.environment);
   }
 
+  /**
+   * True when every Worker of `stack` that takes secret `name` holds one now (on Cloudflare,
+   * which lists secret names, never values); false when one lacks it or does not exist yet.
+   */
+  async holdsSecret(stack: DerivedStack, name: string): Promise<boolean> {
+    const takers = stack.workers.filter(
+      (w) => w.secrets.includes(name) || OPTIONAL_SECRETS[w.kind].includes(name),
+    );
+    for (const worker of takers) {
+      const names = await listSecretNames(this.options, worker.name);
+      if (!names?.includes(name)) return false;
+    }
+    return takers.length > 0;
+  }
+
   async deploy(
     stack: DerivedStack,
     options: { database: string; rebuild?: boolean },
@@ -201,10 +223,11 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
       throw userError("INVALID_ARGUMENT", `no database connection for ${environment.name}`);
     }
     const values = await secretValues(this.options.secrets, environment);
+    const kept = this.options.kept?.(environment) ?? [];
     // Every secret is resolved before the first upload: a missing one must not leave half a stack.
     const plans = stack.workers.map((worker) => ({
       worker,
-      secrets: secretsOf(worker, values, options.database, environment),
+      secrets: secretsOf(worker, values, options.database, environment, kept),
     }));
     const withWebBuild = this.options.withWebBuild ?? withCurrentWebBuild;
 

@@ -38,15 +38,20 @@ export async function secretValues(
   return typeof values === "function" ? values(environment) : values;
 }
 
-/** The values of every secret `worker` needs; a required one that is missing fails here. */
+/**
+ * The values of every secret `worker` needs; a required one that is missing fails here. Names in
+ * `kept` are left as the Worker holds them: neither sent nor required.
+ */
 export function secretsOf(
   worker: DerivedWorker,
   values: SecretValues,
   database: string,
   environment: Environment,
+  kept: readonly string[] = [],
 ): Record<string, string> {
   const secrets: Record<string, string> = {};
   for (const name of worker.secrets) {
+    if (kept.includes(name)) continue;
     const value = name === "DATABASE_URL" ? database : values[name];
     if (!value) {
       const suffix = environment.kind.toUpperCase();
@@ -59,6 +64,7 @@ export function secretsOf(
     secrets[name] = value;
   }
   for (const name of OPTIONAL_SECRETS[worker.kind]) {
+    if (kept.includes(name)) continue;
     const value = values[name];
     if (value && !(name in secrets)) secrets[name] = value;
   }
