@@ -22,8 +22,9 @@ const USAGE = `usage: codex-pipeline <command> [flags]
 commands:
   preview-deploy --pr N [--skip-tests] [--reset] [--e2e] [--rebuild]
                           an isolated copy of the whole stack for PR N, at http://pr-N.localhost:8787
-  cleanup --pr N | --stale [--older-than 7d]
+  cleanup --pr N | --stale [--older-than 7d] [--include-open]
                           delete a preview (database branch, Workers, state); sweep old ones
+                          whose PR is closed or gone (--include-open: open PRs' too)
   production-deploy [--rebuild]
                           try migrations on a copy of main, migrate main, deploy, smoke-check
   rollback [--to VERSION] [--pr N]
@@ -60,6 +61,7 @@ const COMMANDS: Record<string, Options> = {
     pr: { type: "string" },
     stale: { type: "boolean" },
     "older-than": { type: "string" },
+    "include-open": { type: "boolean" },
     ...TARGET,
   },
   "production-deploy": { rebuild: { type: "boolean" }, ...TARGET },
@@ -154,6 +156,7 @@ export async function main(
             ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
             stale: flags.stale === true,
             ...(str(flags["older-than"]) ? { olderThan: str(flags["older-than"]) } : {}),
+            includeOpen: flags["include-open"] === true,
             target,
           },
           io,

@@ -27,7 +27,7 @@ import { Progress } from "../progress";
 import { LocalDatabaseBranches } from "../providers/database/local";
 import { neonFromEnv } from "../providers/database/neon";
 import type { DatabaseBranches } from "../providers/database/shared";
-import { githubFromEnv } from "../providers/review/github";
+import { githubFromEnv, type PullRequestState } from "../providers/review/github";
 import { LocalReviewChannel } from "../providers/review/local";
 import type { Summary } from "../core/summary";
 import type { ReviewChannel } from "../providers/review/shared";
@@ -80,6 +80,11 @@ export interface Context {
   keepSecret(environment: Environment, name: string): void;
   /** Whether every Worker of `stack` that takes secret `name` holds one now. */
   holdsSecret(stack: DerivedStack, name: string): Promise<boolean>;
+  /**
+   * A pull request's state on GitHub ("gone": deleted, or never there), when the target can ask
+   * GitHub; undefined otherwise.
+   */
+  pullRequestState: ((pr: number) => Promise<PullRequestState>) | undefined;
   smoke(urls: StackUrls, environment: Environment): Promise<SmokeResult[]>;
   /** Publishes the summary everywhere the target shows it, and keeps it as summary.json. */
   publish(summary: Summary): Promise<{ location: string }>;
@@ -158,6 +163,8 @@ export function localContext(
     provideSecret() {},
     keepSecret() {},
     holdsSecret: async () => false,
+    // Local previews belong to no pull request GitHub knows of: the sweep goes by age alone.
+    pullRequestState: undefined,
     smoke: (urls, environment) => smokeAll(localGetter(port), urls, environment.name),
     publish: publishFiles,
   };
@@ -242,6 +249,7 @@ export function cloudContext(
       kept.set(environment.name, [...(kept.get(environment.name) ?? []), name]);
     },
     holdsSecret: (stack, name) => workers.holdsSecret(stack, name),
+    pullRequestState: github ? (pr) => github.pullRequestState(pr) : undefined,
     smoke: (urls, environment) => smokeAll(get, urls, environment.name, { retryForMs }),
     async publish(summary) {
       const local = await publishFiles(summary);

@@ -537,7 +537,33 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     ]);
   });
 
-  it("the sweep, on a fresh runner, removes old previews and never production, and a token that may not comment only warns", async () => {
+  it("the sweep keeps an open pull request's preview, and removes a Stripe endpoint whose preview is gone", async () => {
+    const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-fresh-"));
+    github.setPullRequest(REPOSITORY, 8, "open");
+    // Left by a cleanup that stopped before its last step: no Workers, no branch.
+    const orphan = stripe.seed({
+      url: "https://stripe-webhook-handler-preview-42.example.test/webhook",
+      metadata: { codex_environment: "preview-42" },
+    });
+    const foreign = stripe.seed({ url: "https://production.example.test/hook" });
+    const result = await cloud(["cleanup", "--stale", "--older-than", "0m"], { stateDir: fresh });
+    expect(result.code, explain(result)).toBe(0);
+    expect(result.stdout).toMatch(/kept preview-8: pull request #8 is open/);
+    expect(result.stdout).toMatch(/removed preview-42/);
+    for (const name of WORKERS("preview-8")) expect(cf.scripts.has(name)).toBe(true);
+    expect(neon.branch("pr-8")).toBeDefined();
+    const left = stripe.endpoints.map((e) => e.id);
+    expect(left).not.toContain(orphan.id);
+    expect(left).toContain(foreign.id);
+    expect(
+      stripe.endpoints.filter((e) => e.metadata.codex_environment === "preview-8"),
+    ).toHaveLength(1);
+    expect(github.requests.some((r) => r.path === `/repos/${REPOSITORY}/pulls/8`)).toBe(true);
+    stripe.endpoints.splice(stripe.endpoints.indexOf(foreign), 1);
+    github.setPullRequest(REPOSITORY, 8, "closed");
+  });
+
+  it("the sweep, on a fresh runner, removes old previews of closed pull requests and never production, and a token that may not comment only warns", async () => {
     const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-fresh-"));
     // A token that may not comment: a warning, and the sweep goes on.
     github.forbid(403, ["POST", "PATCH"]);

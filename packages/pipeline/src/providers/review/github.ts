@@ -22,12 +22,15 @@
  */
 import { Octokit } from "@octokit/rest";
 import { parseEnvironment, showInput, type Environment } from "../../core/environments";
-import { userError } from "../../errors";
+import { PipelineError, userError } from "../../errors";
 import { reportDeployment } from "./github-deployments";
 import { renderMarkdown } from "./render";
 import { createScrubber, scrubDeep } from "../../core/scrub";
 import { type StepResult, type Summary } from "../../core/summary";
 import { SUMMARY_MARKER, type ReviewChannel } from "./shared";
+
+/** A pull request's state as the stale sweep needs it; "gone" when GitHub no longer has it. */
+export type PullRequestState = "open" | "closed" | "gone";
 
 /** The API of github.com; GitHub Enterprise Server and GHE.com have their own (`GITHUB_API_URL`). */
 export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
@@ -257,6 +260,37 @@ export class GitHubReviewChannel implements ReviewChannel {
       return `GitHub could not be reached at ${this.#baseUrl} (${quoted}).`;
     }
     return `unexpected error (${quoted}).`;
+  }
+
+  /**
+   * Pull request `pr`'s state, for the stale sweep: "open", "closed" (merged or not), or "gone"
+   * when GitHub answers 404 (deleted, or never there: https://docs.github.com/rest/pulls/pulls#get-a-pull-request).
+   * Unlike `publish`, a failure throws: the sweep must not guess that an open PR is closed.
+   */
+  async pullRequestState(pr: number): Promise<PullRequestState> {
+    try {
+      const { data } = await this.#octokit.rest.pulls.get({
+        owner: this.#owner,
+        repo: this.#repo,
+        pull_number: pr,
+      });
+      return data.state === "open" ? "open" : "closed";
+    } catch (error) {
+      const status = httpStatus(error);
+      if (status === 404) return "gone";
+      const why = createScrubber(this.#secretValues())(quote(error));
+      throw new PipelineError(
+        "CLOUD_FAILED",
+        `could not ask GitHub whether pull request #${pr} of ${this.#owner}/${this.#repo} is open: ${why}`,
+        {
+          kind: status === 401 || status === 403 ? "user" : "system",
+          hint:
+            status === 401 || status === 403
+              ? "The token (GITHUB_TOKEN) needs the pull-requests: read permission; nothing was swept."
+              : "Run the sweep again; nothing was swept.",
+        },
+      );
+    }
   }
 
   #secretValues(): string[] {

@@ -3,6 +3,11 @@
  * creating and editing issue (pull request) comments. It runs on node:http at 127.0.0.1 on a free
  * port, so Octokit talks to it over real HTTP exactly as it would to api.github.com.
  *
+ * It also answers "Get a pull request" (GET /repos/{owner}/{repo}/pulls/{pull_number},
+ * https://docs.github.com/rest/pulls/pulls#get-a-pull-request) for the pull requests a test
+ * seeds, with their `state` ("open" or "closed"), and 404 for any other number, as GitHub does
+ * for a pull request that was deleted or never existed.
+ *
  * It follows the real API where a client could notice: token auth with GitHub's JSON errors,
  * `per_page`/`page` pagination with a `Link` header whose URLs use `/repositories/{id}/...` (as
  * GitHub's do, so a client must follow them rather than rebuild them), global comment ids, the
@@ -135,6 +140,8 @@ export interface GitHubStub {
   deleteComment(id: number): void;
   /** `repo`'s deployments, oldest first, each with its statuses (oldest first). */
   deployments(repo: string): (StubDeployment & { statuses: StubDeploymentStatus[] })[];
+  /** Makes pull request `pr` of `repo` exist with `state`, or (null) vanish: then GET answers 404. */
+  setPullRequest(repo: string, pr: number, state: "open" | "closed" | null): void;
   close(): Promise<void>;
 }
 
@@ -179,6 +186,11 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
   const deployments: StoredDeployment[] = [];
   let nextDeploymentId = 2_000_001;
   const repositoryIds = new Map<string, number>();
+  /** Pull request states by "owner/name#number" (lower case). */
+  const pulls = new Map<
+    string,
+    { state: "open" | "closed"; created_at: string; updated_at: string }
+  >();
   let nextCommentId = 1_000_001;
   // A fixed clock that ticks a second per change: deterministic, and created_at orders comments.
   let clock = Date.parse("2025-05-01T12:00:00Z");
@@ -302,6 +314,11 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
       if (commentBody === undefined) return;
       const created = addComment(route.repo, route.issue, commentBody, BOT);
       return send(res, 201, publicComment(created), { location: created.url });
+    }
+    if (route.kind === "pull" && method === "GET") {
+      const pull = pulls.get(`${route.repo.toLowerCase()}#${route.pr}`);
+      if (!pull) return sendError(res, 404);
+      return send(res, 200, pullRequest(url, route.repo, repositoryId(route.repo), route.pr, pull));
     }
     if (route.kind === "comment" && method === "PATCH") {
       const comment = comments.find((c) => c.id === route.id && sameRepo(c.repo, route.repo));
@@ -534,6 +551,7 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
     | { kind: "comment"; repo: string; id: number }
     | { kind: "deployments"; repo: string }
     | { kind: "deployment-statuses"; repo: string; id: number }
+    | { kind: "pull"; repo: string; pr: number }
     | null {
     let repo: string | undefined;
     let rest: string;
@@ -558,6 +576,8 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
     if (/^\/deployments\/?$/.test(rest)) return { kind: "deployments", repo };
     const statuses = /^\/deployments\/([1-9]\d*)\/statuses\/?$/.exec(rest);
     if (statuses) return { kind: "deployment-statuses", repo, id: Number(statuses[1]) };
+    const pull = /^\/pulls\/([1-9]\d*)\/?$/.exec(rest);
+    if (pull) return { kind: "pull", repo, pr: Number(pull[1]) };
     return null;
   }
 
@@ -652,6 +672,15 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
     },
     seedComments: (repo, issue, bodies, author = OCTOCAT) =>
       bodies.map((body) => publicComment(addComment(repo, issue, body, author))),
+    setPullRequest(repo, pr, state) {
+      const key = `${repo.toLowerCase()}#${pr}`;
+      if (state === null) {
+        pulls.delete(key);
+        return;
+      }
+      const time = now();
+      pulls.set(key, { state, created_at: pulls.get(key)?.created_at ?? time, updated_at: time });
+    },
     deleteComment(id) {
       const index = comments.findIndex((c) => c.id === id);
       if (index >= 0) comments.splice(index, 1);
@@ -665,6 +694,191 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
       server.close();
       await once(server, "close");
     },
+  };
+}
+
+/** A user as GitHub's `simple-user` schema has it (every required field). */
+function simpleUser(api: string, user: StubUser) {
+  const at = `${api}/users/${encodeURIComponent(user.login)}`;
+  return {
+    login: user.login,
+    id: user.id,
+    node_id: `U_kgDO${Buffer.from(String(user.id)).toString("base64url")}`,
+    avatar_url: `https://avatars.githubusercontent.com/u/${user.id}?v=4`,
+    gravatar_id: "",
+    url: at,
+    html_url: `https://github.com/${user.login}`,
+    followers_url: `${at}/followers`,
+    following_url: `${at}/following{/other_user}`,
+    gists_url: `${at}/gists{/gist_id}`,
+    starred_url: `${at}/starred{/owner}{/repo}`,
+    subscriptions_url: `${at}/subscriptions`,
+    organizations_url: `${at}/orgs`,
+    repos_url: `${at}/repos`,
+    events_url: `${at}/events{/privacy}`,
+    received_events_url: `${at}/received_events`,
+    type: user.type,
+    site_admin: false,
+  };
+}
+
+/** A repository as GitHub's `repository` schema has it (every required field). */
+function repositoryObject(api: string, repo: string, id: number) {
+  const [owner = "", name = ""] = repo.split("/");
+  const at = `${api}/repos/${repo}`;
+  const templated: Record<string, string> = {};
+  for (const [field, tail] of Object.entries({
+    archive_url: "{archive_format}{/ref}",
+    assignees_url: "assignees{/user}",
+    blobs_url: "git/blobs{/sha}",
+    branches_url: "branches{/branch}",
+    collaborators_url: "collaborators{/collaborator}",
+    comments_url: "comments{/number}",
+    commits_url: "commits{/sha}",
+    compare_url: "compare/{base}...{head}",
+    contents_url: "contents/{+path}",
+    contributors_url: "contributors",
+    deployments_url: "deployments",
+    downloads_url: "downloads",
+    events_url: "events",
+    forks_url: "forks",
+    git_commits_url: "git/commits{/sha}",
+    git_refs_url: "git/refs{/sha}",
+    git_tags_url: "git/tags{/sha}",
+    hooks_url: "hooks",
+    issue_comment_url: "issues/comments{/number}",
+    issue_events_url: "issues/events{/number}",
+    issues_url: "issues{/number}",
+    keys_url: "keys{/key_id}",
+    labels_url: "labels{/name}",
+    languages_url: "languages",
+    merges_url: "merges",
+    milestones_url: "milestones{/number}",
+    notifications_url: "notifications{?since,all,participating}",
+    pulls_url: "pulls{/number}",
+    releases_url: "releases{/id}",
+    stargazers_url: "stargazers",
+    statuses_url: "statuses/{sha}",
+    subscribers_url: "subscribers",
+    subscription_url: "subscription",
+    tags_url: "tags",
+    teams_url: "teams",
+    trees_url: "git/trees{/sha}",
+  }))
+    templated[field] = `${at}/${tail}`;
+  return {
+    id,
+    node_id: `R_kgDO${Buffer.from(String(id)).toString("base64url")}`,
+    name,
+    full_name: repo,
+    owner: simpleUser(api, { login: owner, id: id + 1, type: "User" }),
+    private: false,
+    html_url: `https://github.com/${repo}`,
+    description: null,
+    fork: false,
+    url: at,
+    ...templated,
+    clone_url: `https://github.com/${repo}.git`,
+    git_url: `git://github.com/${repo}.git`,
+    ssh_url: `git@github.com:${repo}.git`,
+    svn_url: `https://github.com/${repo}`,
+    mirror_url: null,
+    homepage: null,
+    language: "TypeScript",
+    forks: 0,
+    forks_count: 0,
+    stargazers_count: 0,
+    watchers: 0,
+    watchers_count: 0,
+    size: 0,
+    default_branch: "main",
+    open_issues: 0,
+    open_issues_count: 0,
+    has_issues: true,
+    has_projects: true,
+    has_wiki: true,
+    has_pages: false,
+    has_downloads: true,
+    archived: false,
+    disabled: false,
+    license: null,
+    pushed_at: "2025-05-01T12:00:00Z",
+    created_at: "2025-01-01T12:00:00Z",
+    updated_at: "2025-05-01T12:00:00Z",
+  };
+}
+
+/** A pull request as GitHub's `pull-request` schema has it (every required field). */
+function pullRequest(
+  api: string,
+  repo: string,
+  repoId: number,
+  pr: number,
+  pull: { state: "open" | "closed"; created_at: string; updated_at: string },
+) {
+  const at = `${api}/repos/${repo}`;
+  const html = `https://github.com/${repo}/pull/${pr}`;
+  const sha = createHash("sha1").update(`${repo}#${pr}`).digest("hex");
+  const branch = (ref: string) => ({
+    label: `${repo.split("/")[0]}:${ref}`,
+    ref,
+    repo: repositoryObject(api, repo, repoId),
+    sha,
+    user: simpleUser(api, OCTOCAT),
+  });
+  const link = (href: string) => ({ href });
+  return {
+    url: `${at}/pulls/${pr}`,
+    id: repoId * 1000 + pr,
+    node_id: `PR_kwDO${Buffer.from(`${repoId}:${pr}`).toString("base64url")}`,
+    html_url: html,
+    diff_url: `${html}.diff`,
+    patch_url: `${html}.patch`,
+    issue_url: `${at}/issues/${pr}`,
+    commits_url: `${at}/pulls/${pr}/commits`,
+    review_comments_url: `${at}/pulls/${pr}/comments`,
+    review_comment_url: `${at}/pulls/comments{/number}`,
+    comments_url: `${at}/issues/${pr}/comments`,
+    statuses_url: `${at}/statuses/${sha}`,
+    number: pr,
+    state: pull.state,
+    locked: false,
+    title: `Pull request ${pr}`,
+    user: simpleUser(api, OCTOCAT),
+    body: null,
+    labels: [],
+    milestone: null,
+    created_at: pull.created_at,
+    updated_at: pull.updated_at,
+    closed_at: pull.state === "closed" ? pull.updated_at : null,
+    merged_at: null,
+    merge_commit_sha: null,
+    assignee: null,
+    head: branch(`pr-${pr}`),
+    base: branch("main"),
+    _links: {
+      self: link(`${at}/pulls/${pr}`),
+      html: link(html),
+      issue: link(`${at}/issues/${pr}`),
+      comments: link(`${at}/issues/${pr}/comments`),
+      review_comments: link(`${at}/pulls/${pr}/comments`),
+      review_comment: link(`${at}/pulls/comments{/number}`),
+      commits: link(`${at}/pulls/${pr}/commits`),
+      statuses: link(`${at}/statuses/${sha}`),
+    },
+    author_association: "MEMBER",
+    auto_merge: null,
+    merged: false,
+    mergeable: pull.state === "open" ? true : null,
+    mergeable_state: pull.state === "open" ? "clean" : "unknown",
+    merged_by: null,
+    comments: 0,
+    review_comments: 0,
+    maintainer_can_modify: false,
+    commits: 1,
+    additions: 1,
+    deletions: 0,
+    changed_files: 1,
   };
 }
 
