@@ -177,13 +177,16 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     // Stripe's account is full (16 endpoints, https://docs.stripe.com/webhooks): refused in the
     // preflight, before the branch, the migrations and the tests.
     for (let i = 0; i < 16; i++) stripe.seed({ url: `https://elsewhere-${i}.example.test/hook` });
-    const full = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"]);
-    expect(full.code, explain(full)).toBe(2);
-    expect(full.stderr).toMatch(
-      /Stripe allows 16 webhook endpoints per account and this one has 16: there is no room for preview-7's endpoint, and nothing was created/,
-    );
-    expect(stripe.requests.filter((r) => r.method !== "GET")).toHaveLength(0);
-    stripe.endpoints.splice(0);
+    try {
+      const full = await cloud(["preview-deploy", "--pr", "7", "--skip-tests"]);
+      expect(full.code, explain(full)).toBe(2);
+      expect(full.stderr).toMatch(
+        /Stripe allows 16 webhook endpoints per account and this one has 16: there is no room for preview-7's endpoint, and nothing was created/,
+      );
+      expect(stripe.requests.filter((r) => r.method !== "GET")).toHaveLength(0);
+    } finally {
+      stripe.endpoints.splice(0);
+    }
 
     expect(cf.requests.length).toBe(before.cf);
     expect(neon.requests.length).toBe(before.neon);
