@@ -11,7 +11,7 @@ import { PRODUCTION, previewEnvironment } from "../core/environments";
 import { cloudCredentialsFor } from "../core/secrets";
 import { PipelineError } from "../errors";
 import { REPO_ROOT } from "../state";
-import { startNeonStub, type NeonStub } from "../testing/stubs/neon";
+import { neonProject, startNeonStub, type NeonStub } from "../testing/stubs/neon";
 import { cloudContext } from "./context";
 
 const io = { out: () => {}, err: () => {} };
@@ -134,7 +134,7 @@ describe("the cloud context's credentials", () => {
 
     // A key that reaches every project of the organization.
     neon.failWhen({ method: "GET", path: /^\/projects\/production-project-1$/ }, 200, 1, {
-      project: { id: "production-project-1", name: "production" },
+      project: neonProject("production-project-1", "production", new Date().toISOString()),
     });
     const error = await cloudContext(io, env, "preview")
       .preflight(stack)

@@ -697,31 +697,6 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
   };
 }
 
-/** A user as GitHub's `simple-user` schema has it (every required field). */
-function simpleUser(api: string, user: StubUser) {
-  const at = `${api}/users/${encodeURIComponent(user.login)}`;
-  return {
-    login: user.login,
-    id: user.id,
-    node_id: `U_kgDO${Buffer.from(String(user.id)).toString("base64url")}`,
-    avatar_url: `https://avatars.githubusercontent.com/u/${user.id}?v=4`,
-    gravatar_id: "",
-    url: at,
-    html_url: `https://github.com/${user.login}`,
-    followers_url: `${at}/followers`,
-    following_url: `${at}/following{/other_user}`,
-    gists_url: `${at}/gists{/gist_id}`,
-    starred_url: `${at}/starred{/owner}{/repo}`,
-    subscriptions_url: `${at}/subscriptions`,
-    organizations_url: `${at}/orgs`,
-    repos_url: `${at}/repos`,
-    events_url: `${at}/events{/privacy}`,
-    received_events_url: `${at}/received_events`,
-    type: user.type,
-    site_admin: false,
-  };
-}
-
 /** A repository as GitHub's `repository` schema has it (every required field). */
 function repositoryObject(api: string, repo: string, id: number) {
   const [owner = "", name = ""] = repo.split("/");
@@ -771,7 +746,7 @@ function repositoryObject(api: string, repo: string, id: number) {
     node_id: `R_kgDO${Buffer.from(String(id)).toString("base64url")}`,
     name,
     full_name: repo,
-    owner: simpleUser(api, { login: owner, id: id + 1, type: "User" }),
+    owner: simpleUser({ login: owner, id: id + 1, type: "User" }),
     private: false,
     html_url: `https://github.com/${repo}`,
     description: null,
@@ -824,7 +799,7 @@ function pullRequest(
     ref,
     repo: repositoryObject(api, repo, repoId),
     sha,
-    user: simpleUser(api, OCTOCAT),
+    user: simpleUser(OCTOCAT),
   });
   const link = (href: string) => ({ href });
   return {
@@ -844,7 +819,7 @@ function pullRequest(
     state: pull.state,
     locked: false,
     title: `Pull request ${pr}`,
-    user: simpleUser(api, OCTOCAT),
+    user: simpleUser(OCTOCAT),
     body: null,
     labels: [],
     milestone: null,

@@ -568,14 +568,7 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
       return [
         200,
         {
-          project: {
-            id: state.projectId,
-            name: "codex",
-            region_id: REGION,
-            pg_version: 17,
-            created_at: at,
-            updated_at: at,
-          },
+          project: neonProject(state.projectId, "codex", at),
         },
       ];
     }
@@ -756,5 +749,37 @@ export async function startNeonStub(options: NeonStubOptions = {}): Promise<Neon
       state.branchLimit = limit;
     },
     close: listening.close,
+  };
+}
+
+/**
+ * A project as Neon's getProject answers it: every field its Project schema requires
+ * (https://api-docs.neon.tech/reference/getproject), with a fresh project's values.
+ */
+export function neonProject(id: string, name: string, at: string): Record<string, unknown> {
+  return {
+    id,
+    platform_id: "aws",
+    region_id: REGION,
+    name,
+    provisioner: "k8s-neonvm",
+    pg_version: 17,
+    proxy_host: `${REGION.replace(/^aws-/, "")}.aws.neon.tech`,
+    branch_logical_size_limit: 512,
+    branch_logical_size_limit_bytes: 536870912,
+    store_passwords: true,
+    cpu_used_sec: 0,
+    active_time_seconds: 0,
+    compute_time_seconds: 0,
+    written_data_bytes: 0,
+    data_transfer_bytes: 0,
+    data_storage_bytes_hour: 0,
+    consumption_period_start: at,
+    consumption_period_end: "0001-01-01T00:00:00Z",
+    creation_source: "console",
+    history_retention_seconds: 86400,
+    owner_id: "stub-owner",
+    created_at: at,
+    updated_at: at,
   };
 }

@@ -214,7 +214,10 @@ describe("NeonDatabaseBranches", () => {
     // Another run made it between this run's list and its POST: the 409 means "reuse it".
     const { branches, logs } = provider(stub);
     const listed = stub.requests.length;
-    stub.failWhen({ method: "GET", path: /\/branches$/ }, 200, 1, { branches: [stub.main()] });
+    stub.failWhen({ method: "GET", path: /\/branches$/ }, 200, 1, {
+      branches: [stub.main()],
+      annotations: {},
+    });
     const branch = await branches.ensure(previewEnvironment(5));
     expect(branch).toMatchObject({ name: "pr-5", created: false });
     expect(calls(stub, "POST", /\/branches$/).slice(-1)[0]).toBeDefined();
