@@ -437,7 +437,8 @@ export class Codex {
   /**
    * Deletes pull request pr's preview (`pnpm cleanup --target cloud`): its Workers, its Neon
    * branch and its Stripe endpoint, and updates the PR comment. With stale, sweeps the
-   * previews whose PR is gone or that are older than olderThan. Idempotent. Needs the
+   * previews older than olderThan whose pull request is closed or gone (an open one's only
+   * with includeOpen), and Stripe endpoints whose preview is gone. Idempotent. Needs the
    * module's cloud settings (`dagger call --help`).
    */
   @func({ cache: "never" })
@@ -448,11 +449,22 @@ export class Codex {
     stale = false,
     /** With stale: the age past which a preview is swept, such as 7d. */
     olderThan?: string,
+    /** With stale: sweep old previews of open pull requests too. */
+    includeOpen = false,
     /** A Stripe test key, to delete a preview's webhook endpoint. */
     stripeSecretKey?: Secret,
   ): Promise<string> {
     const env: CloudEnv = { ...this.github(), STRIPE_SECRET_KEY: stripeSecretKey };
-    const command = ["cleanup", ...flags({ pr, stale, "older-than": olderThan, target: "cloud" })];
+    const command = [
+      "cleanup",
+      ...flags({
+        pr,
+        stale,
+        "older-than": olderThan,
+        "include-open": includeOpen,
+        target: "cloud",
+      }),
+    ];
     return this.cloud(this.base(), command, env).stdout();
   }
 

@@ -93,6 +93,7 @@ const EXPECTED: Record<string, { args: string[]; returns: string; cache?: string
       "pr?: Integer",
       "stale: Boolean = false",
       "olderThan?: String",
+      "includeOpen: Boolean = false",
       "stripeSecretKey?: Secret",
     ],
     returns: "String",
