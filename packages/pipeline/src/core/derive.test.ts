@@ -175,6 +175,22 @@ describe("deriveStack", () => {
     expect(worker(deriveStack(stack, production), "auth").config.workers_dev).toBe(false);
   });
 
+  it("sets workers_dev and turns version preview URLs off for every kind, whatever the config says", () => {
+    const stack = smallStack();
+    for (const w of stack) w.config.preview_urls = true;
+    delete stack[0]!.config.routes;
+    for (const env of [preview7, staging, production]) {
+      for (const w of deriveStack(stack, env).workers) {
+        expect(w.config.preview_urls, `${w.name}`).toBe(false);
+        expect(typeof w.config.workers_dev, `${w.name}`).toBe("boolean");
+      }
+    }
+    // Unset in the config: on workers.dev unless a route serves it, as wrangler defaults it.
+    expect(worker(deriveStack(stack, production), "auth").config.workers_dev).toBe(true);
+    expect(worker(deriveStack(smallStack(), production), "web").config.workers_dev).toBe(false);
+    expect(worker(deriveStack(smallStack(), staging), "web").config.workers_dev).toBe(false);
+  });
+
   it("makes main and assets.directory absolute and drops env and $schema", () => {
     const web = worker(deriveStack(smallStack(), production), "web").config;
     expect(web.main).toBe("/repo/apps/web/build/worker.js");

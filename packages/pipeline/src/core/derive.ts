@@ -315,7 +315,18 @@ export function deriveStack(workers: StackWorker[], env: Environment): DerivedSt
       delete config.routes;
       delete config.route;
       config.workers_dev = true;
+    } else if (typeof config.workers_dev !== "boolean") {
+      // Written out, as wrangler 4.86 would default it: on workers.dev only without a route (the
+      // smoke checks and the URLs the pipeline prints are the workers.dev ones).
+      const routed =
+        (Array.isArray(config.routes) && config.routes.length > 0) || config.route !== undefined;
+      config.workers_dev = !routed;
     }
+    // Version preview URLs (<version>-<name>.<subdomain>.workers.dev) would serve any uploaded
+    // version, with the environment's secrets, on a public URL: off for every kind. Left unset,
+    // wrangler 4.86 sends no value and Cloudflare decides (wrangler's own API mock enables them
+    // with workers.dev). A preview is a Worker of its own; it needs no version URLs either.
+    config.preview_urls = false;
 
     const base = dirname(worker.configPath);
     if (typeof config.main === "string") config.main = resolve(base, config.main);
