@@ -5,8 +5,23 @@
  * CLOUDFLARE_API_BASE_URL=<url>. Every reply uses Cloudflare's envelope
  * `{ success, errors, messages, result }`.
  *
- * Secret values are kept in `scripts[name].secrets` only: recorded request bodies show secret
+ * Secret values are kept in `scripts[name].secrets` (the live version's) and in the stub's own map
+ * of each version's secrets (`secretsOf`), never in metadata: recorded request bodies show secret
  * bindings by name, never by value, so a test can search `requests` for a leaked secret.
+ *
+ * Versions and deployments as Cloudflare documents them
+ * (https://developers.cloudflare.com/workers/configuration/versions-and-deployments/):
+ * - a version holds its code, bindings and secrets; a deployment serves one version (or two);
+ * - an upload's version carries the `workers/tag` and `workers/message` it was given, and
+ *   `workers/triggered_by: upload`; changing a secret makes a new version from the live one and
+ *   deploys it (`triggered_by: secret`) (wrangler 3.62.0's release notes, "version secrets");
+ * - a rollback is a deployment like any other (POST .../deployments, `triggered_by: deployment`
+ *   as in the "List Worker Deployments" example of the API reference), and it serves the old
+ *   version with that version's secrets
+ *   (https://developers.cloudflare.com/workers/configuration/versions-and-deployments/rollbacks/);
+ * - that deployment is refused with code 10220, naming the secrets that changed, unless it is
+ *   sent with `?force=true` (the API reference's `force` parameter of "Create Deployment"; the
+ *   message shape is what wrangler's rollback parses, src/versions/rollback/index.ts).
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -39,6 +54,8 @@ export interface StubVersion {
   metadata: Record<string, unknown>;
   modules: Record<string, StubModule>;
   message?: string;
+  /** As the API returns them: workers/triggered_by, and the upload's workers/tag and workers/message. */
+  annotations: Record<string, string>;
 }
 
 export interface StubDeployment {
@@ -88,6 +105,8 @@ export interface CloudflareStub {
   failNext(matcher: RequestMatcher, status: number | "hang", times?: number): void;
   /** Creates a Worker directly, as if deployed earlier by someone else. */
   seed(name: string): StubScript;
+  /** The secret values version `versionId` of Worker `name` holds (what a rollback brings back). */
+  secretsOf(name: string, versionId: string): Record<string, string> | undefined;
   /** Makes the named Workers' workers.dev /health answer 500, as a broken deploy would. */
   breakHealth(names: readonly string[]): void;
   close(): Promise<void>;
@@ -96,6 +115,8 @@ export interface CloudflareStub {
 // Cloudflare's codes for a missing script and a missing service, which wrangler recognises.
 const SCRIPT_NOT_FOUND = 10007;
 const SERVICE_NOT_FOUND = 10090;
+// Create Deployment refused: the version's secrets differ from the live deployment's.
+const SECRETS_CHANGED = 10220;
 const REDACTED = "[redacted]";
 
 interface Reply {
@@ -219,6 +240,8 @@ export async function startCloudflareStub(
   const completionTokens = new Set<string>();
   const brokenHealth = new Set<string>();
   const contract = stubContract("cloudflare");
+  // Each version's secret values, by version id: kept apart from what tests serialise.
+  const versionSecrets = new Map<string, Record<string, string>>();
 
   function newScript(name: string): StubScript {
     const script: StubScript = {
@@ -237,17 +260,63 @@ export async function startCloudflareStub(
     return script;
   }
 
-  function deploy(script: StubScript, versionId: string, message?: string): StubDeployment {
+  /** A new deployment serving `versionId`: its code, bindings and secrets become the Worker's. */
+  function deploy(
+    script: StubScript,
+    versionId: string,
+    triggeredBy: "upload" | "deployment" | "secret",
+    message?: string,
+  ): StubDeployment {
     const deployment: StubDeployment = {
       id: randomUUID(),
       created_on: nowIso(),
       source: "wrangler",
       strategy: "percentage",
       versions: [{ version_id: versionId, percentage: 100 }],
-      annotations: message ? { "workers/message": message } : {},
+      annotations: {
+        ...(message ? { "workers/message": message } : {}),
+        "workers/triggered_by": triggeredBy,
+      },
     };
     script.deployments.unshift(deployment);
+    const active = script.versions.find((v) => v.id === versionId);
+    if (active) {
+      script.metadata = active.metadata;
+      script.modules = active.modules;
+      script.secrets = { ...(versionSecrets.get(active.id) ?? {}) };
+    }
     return deployment;
+  }
+
+  /** The live deployment's main version. */
+  function liveVersion(script: StubScript): StubVersion | undefined {
+    const main = [...(script.deployments[0]?.versions ?? [])].sort(
+      (a, b) => b.percentage - a.percentage,
+    )[0];
+    return script.versions.find((v) => v.id === main?.version_id);
+  }
+
+  /**
+   * A secret change: a new version copied from the live one with `change` applied to its
+   * secrets, deployed at once (triggered_by: secret).
+   */
+  function changeSecrets(
+    script: StubScript,
+    change: (secrets: Record<string, string>) => Record<string, string>,
+  ) {
+    const live = liveVersion(script);
+    const secrets = change({ ...(live ? versionSecrets.get(live.id) : script.secrets) });
+    const version: StubVersion = {
+      id: randomUUID(),
+      number: script.versions.length + 1,
+      created_on: nowIso(),
+      metadata: live?.metadata ?? script.metadata,
+      modules: live?.modules ?? script.modules,
+      annotations: { "workers/triggered_by": "secret" },
+    };
+    script.versions.push(version);
+    versionSecrets.set(version.id, secrets);
+    deploy(script, version.id, "secret");
   }
 
   function versionView(script: StubScript, version: StubVersion) {
@@ -261,7 +330,7 @@ export async function startCloudflareStub(
         source: "wrangler",
         author_email: "stub@example.com",
       },
-      annotations: version.message ? { "workers/message": version.message } : {},
+      annotations: version.annotations,
       resources: {
         script: { etag: script.etag, handlers: ["fetch"] },
         script_runtime: {
@@ -307,9 +376,10 @@ export async function startCloudflareStub(
     }
     const script = scripts.get(name) ?? newScript(name);
     const keep = Array.isArray(uploaded.keep_bindings) ? uploaded.keep_bindings : [];
-    script.secrets = keep.includes("secret_text") ? { ...script.secrets, ...secrets } : secrets;
-    script.metadata = metadata;
-    script.modules = modules;
+    // keep_bindings: secret_text inherits the latest version's secrets (wrangler deploy sends it
+    // with --secrets-file: "secrets from previous deployments will not be deleted").
+    const latest = script.versions.at(-1);
+    const inherited = latest ? (versionSecrets.get(latest.id) ?? {}) : {};
     script.etag = etagOf(JSON.stringify(Object.values(modules).map((m) => m.content)));
     const version: StubVersion = {
       id: randomUUID(),
@@ -317,10 +387,21 @@ export async function startCloudflareStub(
       created_on: nowIso(),
       metadata,
       modules,
+      annotations: { "workers/triggered_by": "upload" },
     };
-    const annotations = metadata.annotations as Record<string, string> | undefined;
-    if (annotations?.["workers/message"]) version.message = annotations["workers/message"];
+    const annotations = metadata.annotations as Record<string, unknown> | undefined;
+    for (const key of ["workers/tag", "workers/message"]) {
+      const value = annotations?.[key];
+      if (typeof value === "string" && value) version.annotations[key] = value;
+    }
+    if (version.annotations["workers/message"]) {
+      version.message = version.annotations["workers/message"];
+    }
     script.versions.push(version);
+    versionSecrets.set(
+      version.id,
+      keep.includes("secret_text") ? { ...inherited, ...secrets } : secrets,
+    );
     return { script, version };
   }
 
@@ -329,6 +410,7 @@ export async function startCloudflareStub(
     path: string,
     body: ParsedBody,
     auth: string,
+    query: URLSearchParams,
   ): Promise<Reply> {
     const account = `/accounts/${accountId}`;
     if (path === `${account}/workers/assets/upload` && method === "POST") {
@@ -404,7 +486,8 @@ export async function startCloudflareStub(
       if (!body.form) return fail(400, 10021, "expected a multipart upload");
       const result = await upload(name, body.form);
       if ("status" in result) return result;
-      deploy(result.script, result.version.id);
+      // Cloudflare's own deployment of an upload: "Automatic deployment on upload."
+      deploy(result.script, result.version.id, "upload", "Automatic deployment on upload.");
       return ok({
         id: name,
         etag: result.script.etag,
@@ -462,17 +545,33 @@ export async function startCloudflareStub(
       if (versions.length === 0 || unknown) {
         return fail(400, 10021, `unknown version ${unknown?.version_id ?? "(none)"}`);
       }
-      const deployment = deploy(script, versions[0]?.version_id as string);
-      deployment.versions = versions;
-      deployment.annotations = Object.fromEntries(
-        Object.entries(request.annotations ?? {}).filter(([, v]) => typeof v === "string"),
-      );
-      // The deployed version's code and bindings become the Worker's.
-      const active = script.versions.find((v) => v.id === versions[0]?.version_id);
-      if (active) {
-        script.metadata = active.metadata;
-        script.modules = active.modules;
+      const main = [...versions].sort((a, b) => b.percentage - a.percentage)[0] as {
+        version_id: string;
+      };
+      const wanted = versionSecrets.get(main.version_id) ?? {};
+      const changed = [...new Set([...Object.keys(wanted), ...Object.keys(script.secrets)])]
+        .filter((name) => wanted[name] !== script.secrets[name])
+        .sort();
+      // Only going back is refused: deploying the newest version (wrangler deploy) never is.
+      const target = script.versions.find((v) => v.id === main.version_id);
+      const older = (target?.number ?? 0) < (liveVersion(script)?.number ?? 0);
+      if (older && changed.length > 0 && query.get("force") !== "true") {
+        return fail(
+          400,
+          SECRETS_CHANGED,
+          "A secret has changed since this version was active. If you are sure this is ok, " +
+            "add a ?force=true query parameter to allow the rollback. " +
+            `The following secrets have changed: ${changed.join(", ")}`,
+        );
       }
+      const message = request.annotations?.["workers/message"];
+      const deployment = deploy(
+        script,
+        main.version_id,
+        "deployment",
+        typeof message === "string" ? message : undefined,
+      );
+      deployment.versions = versions;
       return ok(deployment);
     }
     if (rest === "/script-settings") {
@@ -488,7 +587,9 @@ export async function startCloudflareStub(
         if (settings) {
           const parsed = JSON.parse(settings.text) as Record<string, unknown>;
           const { secrets } = redactMetadata(parsed);
-          script.secrets = { ...script.secrets, ...secrets };
+          if (Object.keys(secrets).length > 0) {
+            changeSecrets(script, (current) => Object.assign(current, secrets));
+          }
         }
       }
       return ok({ bindings: (script.metadata.bindings as unknown[] | undefined) ?? [] });
@@ -496,9 +597,13 @@ export async function startCloudflareStub(
     if (rest === "/subdomain") {
       if (method === "POST" && body.json && typeof body.json === "object") {
         const wanted = body.json as { enabled?: boolean; previews_enabled?: boolean };
+        // Without previews_enabled, version preview URLs follow workers.dev: what wrangler 4.86's
+        // own API mock assumes (getSubdomainValuesAPIMock in src/triggers/deploy.ts).
+        const enabled = wanted.enabled ?? script.subdomain.enabled;
         script.subdomain = {
-          enabled: wanted.enabled ?? script.subdomain.enabled,
-          previews_enabled: wanted.previews_enabled ?? script.subdomain.previews_enabled,
+          enabled,
+          previews_enabled:
+            wanted.previews_enabled ?? wanted.enabled ?? script.subdomain.previews_enabled,
         };
       }
       return ok(script.subdomain);
@@ -507,16 +612,20 @@ export async function startCloudflareStub(
       if (method === "PUT" && body.json && typeof body.json === "object") {
         const secret = body.json as { name?: string; text?: string };
         if (!secret.name) return fail(400, 10021, "name is missing");
-        script.secrets[secret.name] = secret.text ?? "";
+        const { name: secretName, text = "" } = secret;
+        changeSecrets(script, (current) => ({ ...current, [secretName]: text }));
         return ok({ name: secret.name, type: "secret_text" });
       }
       return ok(Object.keys(script.secrets).map((n) => ({ name: n, type: "secret_text" })));
     }
     const secretPath = /^\/secrets\/([^/]+)$/.exec(rest);
     if (secretPath && method === "DELETE") {
+      // "Delete secret from Worker": a new version without it, deployed.
       const gone = decodeURIComponent(secretPath[1] as string);
-      script.secrets = Object.fromEntries(
-        Object.entries(script.secrets).filter(([name]) => name !== gone),
+      // (The stub's code for a secret the Worker does not have; the pipeline deletes only listed ones.)
+      if (!(gone in script.secrets)) return fail(404, 10056, "workers.api.error.binding_not_found");
+      changeSecrets(script, (current) =>
+        Object.fromEntries(Object.entries(current).filter(([name]) => name !== gone)),
       );
       return ok(null);
     }
@@ -624,7 +733,7 @@ export async function startCloudflareStub(
       reply = fail(400, code, `request validation failed: ${verdict.errors.join("; ")}`);
     } else {
       try {
-        reply = await route(method, path, body, req.headers.authorization ?? "");
+        reply = await route(method, path, body, req.headers.authorization ?? "", url.searchParams);
       } catch (error) {
         reply = fail(500, 10013, `stub error: ${(error as Error).message}`);
       }
@@ -674,11 +783,16 @@ export async function startCloudflareStub(
         created_on: nowIso(),
         metadata: { main_module: "index.js", bindings: [] },
         modules: {},
+        annotations: { "workers/triggered_by": "upload" },
       };
       script.versions.push(version);
-      script.metadata = version.metadata;
-      deploy(script, version.id);
+      versionSecrets.set(version.id, {});
+      deploy(script, version.id, "upload", "Automatic deployment on upload.");
       return script;
+    },
+    secretsOf(name, versionId) {
+      if (!scripts.get(name)?.versions.some((v) => v.id === versionId)) return undefined;
+      return { ...(versionSecrets.get(versionId) ?? {}) };
     },
     close() {
       return new Promise<void>((resolve, reject) => {
