@@ -15,7 +15,9 @@ import {
 
 /**
  * production-deploy: try the pending migrations on a throwaway copy of main, migrate main, deploy
- * production, smoke-check it, and on failure put the previous version back and say so.
+ * production, smoke-check it, and on failure put the previous version back and say so. What
+ * "previous" is comes from the platform itself before anything changes (on the cloud target,
+ * Cloudflare's deployments), so a CI runner that remembers nothing still rolls back.
  */
 export async function productionDeploy(
   options: { rebuild?: boolean; target?: Target },
@@ -31,8 +33,14 @@ export async function productionDeploy(
   progress.line(`production-deploy (${targetLabel(ctx)})`);
   return withLock(ctx.paths, environment.name, async () => {
     let previous: string | undefined;
-    let deployed = false;
+    let deploying = false;
+    let databaseUrl: string | undefined;
     try {
+      previous = await progress.step(
+        "record what production serves now",
+        () => ctx.workers.live(environment),
+        (live) => (live ? short(live) : "nothing yet"),
+      );
       const database = await ctx.database();
       const main = await progress.step(
         ctx.target === "cloud" ? "find main (the default branch)" : "prepare main",
@@ -70,17 +78,17 @@ export async function productionDeploy(
         migrationsApplied: migrations.applied,
         migrationsTotal: migrations.total,
       };
-      previous = (await ctx.workers.list()).find((e) => e.name === environment.name)?.version;
+      databaseUrl = ctx.deployDatabase({ name: databaseName(environment), url: main.url });
+      deploying = true;
       const result = await progress.step(
         "build and deploy the Workers, then web",
         () =>
           ctx.workers.deploy(stack, {
-            database: ctx.deployDatabase({ name: databaseName(environment), url: main.url }),
+            database: databaseUrl as string,
             rebuild: options.rebuild ?? false,
           }),
         (d) => `${d.version}${d.built ? "" : " (unchanged: bundles reused)"}`,
       );
-      deployed = true;
       summary.version = result.version;
       await progress.step("smoke-check production", () =>
         ctx.smoke(urls, environment).then(() => undefined),
@@ -92,9 +100,13 @@ export async function productionDeploy(
     } catch (error) {
       summary.status = "failed";
       summary.error = (error as Error).message;
-      if (deployed && previous && previous !== summary.version) {
+      // Also after a deploy that stopped halfway: the Workers it changed go back, the rest are skipped.
+      if (deploying && previous && previous !== summary.version) {
+        const to = previous;
         const back = await progress
-          .step(`roll back to ${previous}`, () => ctx.workers.rollback(environment, previous))
+          .step(`roll back to ${short(to)}`, () =>
+            ctx.workers.rollback(environment, to, databaseUrl ? { database: databaseUrl } : {}),
+          )
           .catch(() => undefined);
         if (back)
           summary.error += `\nRolled back from ${back.from} to ${back.to}: production serves ${back.to} again.`;
@@ -105,4 +117,12 @@ export async function productionDeploy(
     }
     return summary;
   });
+}
+
+/** A version id as deploys print them: full Cloudflare version ids cut to their first 8 characters. */
+function short(version: string): string {
+  return version
+    .split(".")
+    .map((id) => (/^[0-9a-f]{8}-[0-9a-f-]{27}$/.test(id) ? id.slice(0, 8) : id))
+    .join(".");
 }

@@ -353,9 +353,10 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     ]);
   });
 
-  it("production: migrations tried on a throwaway branch, then main; deploys, smoke-checks; a fresh runner rolls back, after a timeout; a failed smoke check rolls back", async () => {
+  it("production, every command from an empty state folder as on a CI runner: migrations tried on a throwaway branch, then main; deploys, smoke-checks; rolls back by release, after a timeout, and not twice; a failed smoke check rolls back", async () => {
+    const runner = () => mkdtemp(join(tmpdir(), "codex-cloud-fresh-"));
     const pooled = db.poolerConnections();
-    const first = await cloud(["production-deploy"]);
+    const first = await cloud(["production-deploy"], { stateDir: await runner() });
     expect(first.code, explain(first)).toBe(0);
     // The scratch branch's and main's migrations connected directly, not through the pooler.
     expect(db.poolerConnections()).toBe(pooled);
@@ -385,17 +386,36 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
         .filter((p) => !/\/issues\/(?:7|8|9)\/comments$|\/issues\/comments\/\d+$/.test(p)),
     ).toEqual([]);
 
-    const second = await cloud(["production-deploy"]);
+    const second = await cloud(["production-deploy"], { stateDir: await runner() });
     expect(second.code, explain(second)).toBe(0);
     const live = () =>
       WORKERS("production").map((n) => cf.scripts.get(n)?.deployments[0]?.versions[0]?.version_id);
     const versions = () =>
       WORKERS("production").map((n) => cf.scripts.get(n)?.versions.map((v) => v.id) ?? []);
     expect(live()).toEqual(versions().map((v) => v.at(-1)));
+    // What each Worker serves, the new versions a secret change makes (a rollback's re-applied
+    // secrets) aside; and the release tag of a version.
+    const serving = () =>
+      WORKERS("production").map(
+        (n) =>
+          cf.scripts
+            .get(n)
+            ?.deployments.find((d) => d.annotations["workers/triggered_by"] !== "secret")
+            ?.versions[0]?.version_id,
+      );
+    const tags = (ids: (string | undefined)[]) =>
+      ids.map(
+        (id, i) =>
+          cf.scripts.get(WORKERS("production")[i] as string)?.versions.find((v) => v.id === id)
+            ?.annotations["workers/tag"],
+      );
+    const releases = [tags(versions().map((v) => v.at(-2))), tags(live())];
+    for (const release of releases) expect(new Set(release).size).toBe(1);
+    expect(releases[0]?.[0]).not.toBe(releases[1]?.[0]);
 
-    // A fresh runner recorded nothing: the rollback reads Cloudflare's deployments. The first
-    // attempt meets a Cloudflare that never answers: wrangler is stopped, nothing changed.
-    const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-fresh-"));
+    // The rollback reads Cloudflare's deployments. The first attempt meets a Cloudflare that
+    // never answers: wrangler is stopped, nothing changed.
+    const fresh = await runner();
     cf.failNext(
       { method: "GET", path: /\/workers\/scripts\/auth-worker-production\/deployments$/ },
       "hang",
@@ -411,25 +431,34 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     expect(live()).toEqual(versions().map((v) => v.at(-1)));
 
     // How long it takes is measured by bench/cloud-rollback.ts, not asserted here.
-    const back = await cloud(["rollback"], { stateDir: fresh });
+    const back = await cloud(["rollback"], { stateDir: await runner() });
     expect(back.code, explain(back)).toBe(0);
-    expect(live()).toEqual(versions().map((v) => v.at(-2)));
+    expect(tags(serving())).toEqual(releases[0]);
     expect(back.stdout).toMatch(/✓ production serves [0-9a-f.]+ \(was [0-9a-f.]+\)/);
+    // The rollback was a deployment too; the next one does not take it for a release to undo.
+    const again = await cloud(["rollback"], { stateDir: await runner() });
+    expect(again.code, explain(again)).toBe(2);
+    expect(again.stderr).toMatch(/production has no release before codex-/);
+    expect(tags(serving())).toEqual(releases[0]);
 
-    // A deploy whose smoke check fails is rolled back to the release it replaced.
+    // A deploy whose smoke check fails, on a runner that remembers nothing, is rolled back to
+    // exactly what production served before it.
+    const before = live();
+    const brokenState = await runner();
     cf.breakHealth(["codex-web-production"]);
-    const broken = await cloud(["production-deploy"]);
+    const broken = await cloud(["production-deploy"], { stateDir: brokenState });
     cf.breakHealth([]);
     expect(broken.code, explain(broken)).toBe(1);
     expect(broken.stderr).toMatch(/codex-web-production\.[^ ]*\/health: status 500/);
     expect(broken.stdout).toMatch(/roll back to [0-9a-f.]+/);
-    expect(live()).toEqual(versions().map((v) => v.at(-2)));
+    expect(serving()).toEqual(before);
     const summary = JSON.parse(
-      await readFile(join(sandbox.stateDir, "envs", "production", "summary.json"), "utf8"),
+      await readFile(join(brokenState, "envs", "production", "summary.json"), "utf8"),
     ) as { status: string; error: string };
     expect(summary.status).toBe("failed");
     expect(summary.error).toMatch(/Rolled back from [0-9a-f.]+ to [0-9a-f.]+: production serves/);
-  });
+    // Three deploys, four rollbacks (each Worker's secrets set again), on a shared runner: slow.
+  }, 900_000);
 
   it("a CLI stopped (SIGTERM) while wrangler waits on Cloudflare stops its wrangler with it", async () => {
     const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-killed-"));

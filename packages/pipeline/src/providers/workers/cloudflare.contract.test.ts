@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCloudflareStub, type CloudflareStub } from "../../testing/stubs/cloudflare";
 import { deriveStack, loadStack, type DerivedStack } from "../../core/derive";
-import { previewEnvironment } from "../../core/environments";
+import { PRODUCTION, previewEnvironment } from "../../core/environments";
 import { PipelineError } from "../../errors";
 import { REPO_ROOT } from "../../state";
 import {
@@ -321,16 +321,156 @@ describe("CloudflareWorkerPlatform with real wrangler against a recording stub",
   );
 });
 
+/**
+ * A CI runner remembers nothing: every call here uses a platform with a new, empty state file,
+ * so that what Cloudflare itself says is all there is.
+ */
+describe("CloudflareWorkerPlatform on fresh runners (an empty state folder for each call)", () => {
+  const environment = PRODUCTION;
+  const stack = deriveStack(loadStack(REPO_ROOT), environment);
+  const COMMIT = "0123456789abcdef0123456789abcdef01234567";
+  const WEBHOOK = "stripe-webhook-handler-production";
+  const PROD = ["auth-worker-production", WEBHOOK, "codex-web-production"];
+  const s1 = token("session-one-");
+  const s2 = token("session-two-");
+  const s3 = token("session-three-");
+  const stripeKey = token("sk_test_");
+  let stub: CloudflareStub;
+  let dir: string;
+  /** Each release, in deploy order: its id and tag. */
+  const releases: { id: string; tag: string }[] = [];
+
+  beforeAll(async () => {
+    stub = await startCloudflareStub();
+    dir = await mkdtemp(join(tmpdir(), "codex-cloudflare-fresh-"));
+  });
+  afterAll(async () => {
+    await stub?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A platform as a new runner has it: no state file, these secrets. */
+  async function fresh(secrets: Record<string, string>): Promise<CloudflareWorkerPlatform> {
+    return new CloudflareWorkerPlatform({
+      apiToken: stub.apiToken,
+      accountId: stub.accountId,
+      apiBaseUrl: stub.url,
+      stateFile: join(await mkdtemp(join(dir, "runner-")), "cloudflare.json"),
+      commit: COMMIT,
+      secrets,
+    });
+  }
+
+  /** The release tag of the version each Worker serves, secret changes aside. */
+  function servedTags(): (string | undefined)[] {
+    return PROD.map((name) => {
+      const script = stub.scripts.get(name);
+      const deployment = script?.deployments.find(
+        (d) => d.annotations["workers/triggered_by"] !== "secret",
+      );
+      const id = deployment?.versions[0]?.version_id;
+      return script?.versions.find((v) => v.id === id)?.annotations["workers/tag"];
+    });
+  }
+
+  const newestTagged = (name: string, tag: string) =>
+    stub.scripts.get(name)?.versions.findLast((v) => v.annotations["workers/tag"] === tag);
+
+  it(
+    "tags every Worker of a deploy with one release tag and the commit, and deletes an optional secret no longer provided",
+    async () => {
+      const runs: Record<string, string>[] = [
+        { SESSION_SECRET: s1, STRIPE_WEBHOOK_SECRET: "whsec_1", STRIPE_SECRET_KEY: stripeKey },
+        { SESSION_SECRET: s2, STRIPE_WEBHOOK_SECRET: "whsec_1" },
+      ];
+      for (const secrets of runs) {
+        const result = await (await fresh(secrets)).deploy(stack, { database: DATABASE_URL });
+        const tags = PROD.map(
+          (n) => stub.scripts.get(n)?.versions.at(-1)?.annotations["workers/tag"],
+        );
+        expect(new Set(tags).size, tags.join(", ")).toBe(1);
+        expect(tags[0]).toMatch(/^codex-0123456789ab-\d{8}T\d{9}Z$/);
+        for (const name of PROD) {
+          expect(stub.scripts.get(name)?.versions.at(-1)?.annotations["workers/message"]).toBe(
+            "codex deploy of 0123456789ab",
+          );
+        }
+        releases.push({ id: result.version, tag: tags[0] as string });
+      }
+      expect(stub.scripts.get(WEBHOOK)?.secrets.STRIPE_SECRET_KEY).toBeUndefined();
+      // Deleted before the deploy: the release's own version does not hold it either.
+      const second = newestTagged(WEBHOOK, releases[1]?.tag as string);
+      expect(stub.secretsOf(WEBHOOK, second?.id as string)).not.toHaveProperty("STRIPE_SECRET_KEY");
+      const deletes = stub.requests.filter((r) => r.method === "DELETE");
+      expect(deletes.map((r) => r.path.split("/").slice(-3).join("/"))).toEqual([
+        `${WEBHOOK}/secrets/STRIPE_SECRET_KEY`,
+        "codex-web-production/secrets/STRIPE_SECRET_KEY",
+      ]);
+    },
+    3 * WRANGLER_TIMEOUT,
+  );
+
+  it(
+    "rolls back by release with the current secrets; a second rollback goes further back, never to the bad release",
+    async () => {
+      expect(releases).toHaveLength(2);
+      // The bad release, with a rotated session secret.
+      const current = { SESSION_SECRET: s3, STRIPE_WEBHOOK_SECRET: "whsec_1" };
+      const bad = await (await fresh(current)).deploy(stack, { database: DATABASE_URL });
+      const [r0, r1] = releases as [{ id: string; tag: string }, { id: string; tag: string }];
+
+      expect(await (await fresh(current)).live(environment)).toBe(
+        PROD.map((n) => stub.scripts.get(n)?.deployments[0]?.versions[0]?.version_id).join("."),
+      );
+
+      const first = await (await fresh(current)).rollback(environment);
+      expect(first).toEqual({ from: bad.version, to: r1.id });
+      expect(servedTags()).toEqual([r1.tag, r1.tag, r1.tag]);
+      // r1's version holds s2; the Worker holds the current s3 again.
+      const auth = "auth-worker-production";
+      expect(stub.secretsOf(auth, newestTagged(auth, r1.tag)?.id as string)?.SESSION_SECRET).toBe(
+        s2,
+      );
+      expect(stub.scripts.get(auth)?.secrets.SESSION_SECRET).toBe(s3);
+
+      // A rollback is a deployment too: the next one still goes back, to r0, not forward to bad.
+      const second = await (await fresh(current)).rollback(environment);
+      expect(second).toEqual({ from: r1.id, to: r0.id });
+      expect(servedTags()).toEqual([r0.tag, r0.tag, r0.tag]);
+      expect(stub.scripts.get(auth)?.secrets.SESSION_SECRET).toBe(s3);
+      // r0's version had the Stripe key, which is unset now: it is taken off again.
+      expect(stub.secretsOf(WEBHOOK, newestTagged(WEBHOOK, r0.tag)?.id as string)).toHaveProperty(
+        "STRIPE_SECRET_KEY",
+      );
+      expect(stub.scripts.get(WEBHOOK)?.secrets).not.toHaveProperty("STRIPE_SECRET_KEY");
+
+      const none = await (
+        await fresh(current)
+      )
+        .rollback(environment)
+        .catch((e: unknown) => e as PipelineError);
+      expect(none).toMatchObject({ code: "NO_PREVIOUS_VERSION", kind: "user" });
+      expect(servedTags()).toEqual([r0.tag, r0.tag, r0.tag]);
+    },
+    3 * WRANGLER_TIMEOUT,
+  );
+});
+
 describe("CloudflareWorkerPlatform without wrangler", () => {
   const environment = previewEnvironment("7");
   const stack = deriveStack(loadStack(REPO_ROOT), environment);
   const VERSION = "Current Version ID: 0f0f0f0f-1111-4222-8333-444444444444\n";
   let dir: string;
+  // The API calls the platform makes itself (an optional secret to delete?) reach a stub.
+  let api: CloudflareStub;
+  const account = () => ({ apiToken: api.apiToken, accountId: api.accountId, apiBaseUrl: api.url });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "codex-cloudflare-unit-"));
+    api = await startCloudflareStub();
   });
   afterAll(async () => {
+    await api?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -369,8 +509,9 @@ describe("CloudflareWorkerPlatform without wrangler", () => {
   it("reads each secret from NAME_<KIND> before NAME, and fails before any upload when one is missing", async () => {
     const fake = fakeWrangler();
     const env = {
-      CLOUDFLARE_API_TOKEN: "t",
-      CLOUDFLARE_ACCOUNT_ID: "a",
+      CLOUDFLARE_API_TOKEN: api.apiToken,
+      CLOUDFLARE_ACCOUNT_ID: api.accountId,
+      CLOUDFLARE_API_BASE_URL: api.url,
       CLOUDFLARE_WORKERS_SUBDOMAIN: "acme",
       SESSION_SECRET: "generic-session",
       SESSION_SECRET_PREVIEW: "preview-session",
@@ -406,8 +547,7 @@ describe("CloudflareWorkerPlatform without wrangler", () => {
     const rollbacks: string[] = [];
     let failNextRollbackOf: string | undefined;
     const platform = new CloudflareWorkerPlatform({
-      apiToken: "t",
-      accountId: "a",
+      ...account(),
       workersSubdomain: "acme",
       stateFile: join(dir, "halfway.json"),
       secrets: { SESSION_SECRET, STRIPE_WEBHOOK_SECRET },
@@ -421,6 +561,8 @@ describe("CloudflareWorkerPlatform without wrangler", () => {
             stderr: "",
           };
         }
+        // After each rollback, the current secrets again: `secret bulk`.
+        if (!args.includes("rollback")) return { code: 0, stdout: "", stderr: "" };
         const name = args[args.indexOf("--name") + 1] as string;
         if (name === failNextRollbackOf) {
           failNextRollbackOf = undefined;
@@ -465,8 +607,7 @@ describe("CloudflareWorkerPlatform without wrangler", () => {
   it("checkSecrets names a missing secret before anything runs, and counts supplied ones", async () => {
     const fake = fakeWrangler();
     const platform = new CloudflareWorkerPlatform({
-      apiToken: "t",
-      accountId: "a",
+      ...account(),
       stateFile: join(dir, "check.json"),
       secrets: { SESSION_SECRET },
       run: fake.run,
@@ -481,15 +622,14 @@ describe("CloudflareWorkerPlatform without wrangler", () => {
   it("refuses a malformed --to on a machine with no record, before calling wrangler", async () => {
     const fake = fakeWrangler();
     const platform = new CloudflareWorkerPlatform({
-      apiToken: "t",
-      accountId: "a",
+      ...account(),
       stateFile: join(dir, "none.json"),
       run: fake.run,
     });
     const error = await platform.rollback(environment, "v3").catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "INVALID_ARGUMENT", kind: "user" });
     expect((error as Error).message).toContain(
-      '--to must be 3 version prefixes joined by dots, as deploys print them (got "v3")',
+      '--to must be 3 version prefixes joined by dots, as deploys print them, or a release tag (got "v3")',
     );
     expect(fake.seen).toEqual([]);
   });
@@ -498,8 +638,7 @@ describe("CloudflareWorkerPlatform without wrangler", () => {
     const fake = fakeWrangler(1);
     const files: string[] = [];
     const platform = new CloudflareWorkerPlatform({
-      apiToken: "t",
-      accountId: "a",
+      ...account(),
       stateFile: join(dir, "failing.json"),
       secrets: { SESSION_SECRET, STRIPE_WEBHOOK_SECRET },
       run: async (command, args, options) => {

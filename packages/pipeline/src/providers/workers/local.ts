@@ -192,6 +192,11 @@ export class LocalWorkerPlatform implements WorkerPlatform {
     return existed;
   }
 
+  async live(input: Environment): Promise<string | undefined> {
+    const environment = checkEnvironment(input);
+    return (await readRegistry(this.paths)).environments[environment.name]?.current;
+  }
+
   async checkRollback(input: Environment, to?: string): Promise<void> {
     await this.rollbackPlan(checkEnvironment(input), to);
   }

@@ -35,8 +35,20 @@ export interface WorkerPlatform {
   list(): Promise<DeployedEnvironment[]>;
   /** Stops serving the environment and forgets it; false when it was not deployed. */
   delete(environment: Environment): Promise<boolean>;
-  /** Serves an earlier version again (the previous one by default). */
-  rollback(environment: Environment, to?: string): Promise<{ from: string; to: string }>;
+  /**
+   * What the environment serves now, as the platform itself says (not this machine's record), in
+   * a form `rollback`'s `to` takes; undefined when nothing is deployed.
+   */
+  live(environment: Environment): Promise<string | undefined>;
+  /**
+   * Serves an earlier version again (the previous one by default). `database`, when given, is
+   * the environment's DATABASE_URL now, re-applied with its other current secrets.
+   */
+  rollback(
+    environment: Environment,
+    to?: string,
+    options?: { database?: string },
+  ): Promise<{ from: string; to: string }>;
   /**
    * Refuses, changing nothing, a rollback that cannot happen: an environment with nothing
    * deployed, a version that does not exist or is malformed. What it knows only from the

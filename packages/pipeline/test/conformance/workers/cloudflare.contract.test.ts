@@ -1,6 +1,9 @@
 /**
  * The WorkerPlatform conformance suite against the Cloudflare platform: the real wrangler,
- * against the recording stub of the Cloudflare API, with a state file of its own.
+ * against the recording stub of the Cloudflare API, with a state file of its own. This suite
+ * needs remembered state: list()'s version history is what one machine recorded. How a runner
+ * with an empty state folder deploys and rolls back is tested in
+ * src/providers/workers/cloudflare.contract.test.ts.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -37,13 +40,17 @@ describeWorkerPlatform(
       database: (environment) =>
         `postgres://app:${password}@db.example.test:5432/${databaseName(environment)}`,
       // What the account runs: every Worker of the environment exists, and the version each one's
-      // latest deployment serves, combined in deploy order as deploys name their versions.
+      // latest deployment serves, combined in deploy order as deploys name their versions. A
+      // secret change (a rollback sets the current secrets again) makes a new version of the same
+      // code: the version served is the one deployed before it.
       async served(environment) {
         const versions: { versionId: string }[] = [];
         for (const worker of deriveStack(stacks, environment).workers) {
           const script = stub.scripts.get(worker.name);
           if (!script) return undefined;
-          const versionId = script.deployments[0]?.versions[0]?.version_id;
+          const versionId = script.deployments.find(
+            (d) => d.annotations["workers/triggered_by"] !== "secret",
+          )?.versions[0]?.version_id;
           if (!versionId) return undefined;
           versions.push({ versionId });
         }

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUILD_PATHS, WEB_BUILD_MARKER, WORKER_DIRS, buildStack, codeHash } from "../../../build";
 import {
+  deriveStack,
   loadStack,
   type DerivedStack,
   type DerivedWorker,
@@ -30,10 +31,11 @@ import { OPTIONAL_SECRETS } from "../../../core/secrets";
 import { PipelineError, userError } from "../../../errors";
 import { REPO_ROOT, readJson, statePaths, withLock } from "../../../state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "../shared";
-import { listScripts, listSecretNames } from "./api";
-import { checkRollback, rollback } from "./rollback";
+import { OPTIONAL_SECRETS } from "../../../core/secrets";
+import { deleteSecret, listScripts, listSecretNames } from "./api";
+import { checkRollback, liveRelease, rollback, type Platform } from "./rollback";
 import { secretValues, secretsFromEnv, secretsOf, type SecretSource } from "./secrets";
-import { StateFile, releaseId, type Release, type WorkerRecord } from "./state";
+import { StateFile, newReleaseTag, releaseId, type Release, type WorkerRecord } from "./state";
 import {
   NOT_FOUND_CODES,
   WRANGLER_FAILED,
@@ -44,7 +46,6 @@ import {
   stripAnsi,
   tail,
   workerNames,
-  type CommandResult,
   type WranglerOptions,
 } from "./wrangler";
 
@@ -63,6 +64,8 @@ export interface CloudflareOptions extends WranglerOptions {
   stateFile?: string;
   /** The secret values each environment's Workers get, besides DATABASE_URL. */
   secrets?: SecretSource;
+  /** The commit deployed (GITHUB_SHA), in each release's tag and message. */
+  commit?: string;
   /**
    * Secrets a deploy of the environment leaves as the Workers hold them: not sent, and not
    * required, since a `--secrets-file` deploy keeps every secret the file does not name
@@ -110,6 +113,7 @@ export function cloudflareFromEnv(
     stateFile: join(statePaths(env.CODEX_STATE_DIR).root, "cloudflare.json"),
     commandTimeoutMs: durationFromEnv("CODEX_WRANGLER_TIMEOUT_MS", WRANGLER_TIMEOUT_MS, env),
     secrets,
+    ...(env.GITHUB_SHA ? { commit: env.GITHUB_SHA } : {}),
     ...overrides,
   });
 }
@@ -230,13 +234,15 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
       secrets: secretsOf(worker, values, options.database, environment, kept),
     }));
     const withWebBuild = this.options.withWebBuild ?? withCurrentWebBuild;
+    // One tag on every Worker of this deploy: how a runner with no state file tells releases apart.
+    const tag = newReleaseTag(this.options.commit);
 
     const configs = await mkdtemp(join(tmpdir(), "codex-cloudflare-"));
     const deployed: WorkerRecord[] = [];
     try {
       for (const [index, { worker, secrets }] of plans.entries()) {
         try {
-          const upload = () => this.deployWorker(configs, worker, secrets);
+          const upload = () => this.deployWorker(configs, worker, secrets, tag);
           const { versionId, url } = await (worker.kind === "web"
             ? withWebBuild(stack, upload)
             : upload());
@@ -289,29 +295,35 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     return { version: release.id, urls, built: true };
   }
 
-  /** One `wrangler deploy`, with the Worker's secrets in a 0600 file that never outlives it. */
+  /**
+   * One `wrangler deploy`, with the Worker's secrets in a 0600 file that never outlives it, tagged
+   * with the release. `--secrets-file` keeps the secrets a version had and the file does not
+   * name, so an optional secret no longer provided is deleted first: the release's version then
+   * holds exactly the secrets it was given.
+   */
   private async deployWorker(
     configs: string,
     worker: DerivedWorker,
     secrets: Record<string, string>,
+    tag: string,
   ): Promise<{ versionId: string; url?: string }> {
     const config = join(configs, `${worker.kind}.json`);
     await writeFile(config, `${JSON.stringify(worker.config, null, 2)}\n`, { mode: 0o600 });
-    const secretsDir = await mkdtemp(join(tmpdir(), "codex-secrets-"));
-    let result: CommandResult;
-    try {
-      const secretsFile = join(secretsDir, "secrets.json");
-      await writeFile(secretsFile, JSON.stringify(secrets), { mode: 0o600, flag: "wx" });
-      result = await this.wrangler.run(worker.kind, [
+    await this.removeStaleSecrets(worker.kind, worker.name, secrets);
+    const message = `codex deploy of ${this.options.commit?.slice(0, 12) ?? "a local checkout"}`;
+    const result = await this.withSecretsFile(secrets, (secretsFile) =>
+      this.wrangler.run(worker.kind, [
         "deploy",
         "--config",
         config,
         "--secrets-file",
         secretsFile,
-      ]);
-    } finally {
-      await rm(secretsDir, { recursive: true, force: true });
-    }
+        "--tag",
+        tag,
+        "--message",
+        message,
+      ]),
+    );
     const versionId = VERSION_ID.exec(result.stdout)?.[1];
     if (result.code !== 0 || !versionId) {
       throw new PipelineError(
@@ -322,6 +334,83 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     }
     const url = WORKERS_DEV_URL.exec(result.stdout)?.[0];
     return { versionId, ...(url ? { url } : {}) };
+  }
+
+  /** Runs `use` with `secrets` in a 0600 file, in a fresh folder that is removed whatever happens. */
+  private async withSecretsFile<T>(
+    secrets: Record<string, string>,
+    use: (file: string) => Promise<T>,
+  ): Promise<T> {
+    const secretsDir = await mkdtemp(join(tmpdir(), "codex-secrets-"));
+    try {
+      const secretsFile = join(secretsDir, "secrets.json");
+      await writeFile(secretsFile, JSON.stringify(secrets), { mode: 0o600, flag: "wx" });
+      return await use(secretsFile);
+    } finally {
+      await rm(secretsDir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Deletes from Worker `name` the optional secrets (STRIPE_SECRET_KEY, ...) that `keep` does not
+   * hold: unsetting one must take it off the Worker. Cloudflare deploys a version without it.
+   */
+  private async removeStaleSecrets(
+    kind: WorkerKind,
+    name: string,
+    keep: Record<string, string>,
+  ): Promise<void> {
+    const stale = OPTIONAL_SECRETS[kind].filter((secret) => !(secret in keep));
+    if (stale.length === 0) return;
+    const held = (await listSecretNames(this.options, name)) ?? [];
+    for (const secret of stale)
+      if (held.includes(secret)) await deleteSecret(this.options, name, secret);
+  }
+
+  /**
+   * The secrets each Worker of `environment` has now, as far as this run knows them: every value
+   * the secrets source gives, and DATABASE_URL when `database` is given. By kind.
+   */
+  private async currentSecrets(
+    environment: Environment,
+    database: string | undefined,
+  ): Promise<Map<WorkerKind, Record<string, string>>> {
+    const values = await secretValues(this.options.secrets, environment);
+    const stack = deriveStack(loadStack(REPO_ROOT), environment);
+    return new Map(
+      stack.workers.map((worker) => {
+        const secrets: Record<string, string> = {};
+        for (const name of [...worker.secrets, ...OPTIONAL_SECRETS[worker.kind]]) {
+          const value = name === "DATABASE_URL" ? database : values[name];
+          if (value) secrets[name] = value;
+        }
+        return [worker.kind, secrets];
+      }),
+    );
+  }
+
+  /**
+   * Gives Worker `name` the secrets `secrets` again (one `wrangler secret bulk`, one new version)
+   * and takes off the optional ones it does not name: after a rollback, which brings back the
+   * old version's secrets.
+   */
+  private async reapplySecrets(
+    kind: WorkerKind,
+    name: string,
+    secrets: Record<string, string>,
+  ): Promise<void> {
+    if (Object.keys(secrets).length > 0) {
+      const result = await this.withSecretsFile(secrets, (file) =>
+        this.wrangler.run(kind, ["secret", "bulk", file, "--name", name]),
+      );
+      if (result.code !== 0) {
+        throw new PipelineError(
+          WRANGLER_FAILED,
+          `wrangler secret bulk for ${name} ${describeExit(result)}:\n${tail(result, Object.values(secrets))}`,
+        );
+      }
+    }
+    await this.removeStaleSecrets(kind, name, secrets);
   }
 
   /**
@@ -407,16 +496,33 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     return existed;
   }
 
-  /** What rollback.ts works with. */
-  private get parts(): { state: StateFile; wrangler: Wrangler } {
-    return { state: this.state, wrangler: this.wrangler };
+  /** What rollback.ts works with; `secrets` are what each Worker gets again once rolled back. */
+  private parts(secrets = new Map<WorkerKind, Record<string, string>>()): Platform {
+    return {
+      state: this.state,
+      wrangler: this.wrangler,
+      api: this.options,
+      reapplySecrets: ({ kind, worker }) =>
+        this.reapplySecrets(kind, worker, secrets.get(kind) ?? {}),
+    };
   }
 
   async checkRollback(environment: Environment, to?: string): Promise<void> {
-    await checkRollback(this.parts, checkEnvironment(environment), to);
+    await checkRollback(this.parts(), checkEnvironment(environment), to);
   }
 
-  rollback(environment: Environment, to?: string): Promise<{ from: string; to: string }> {
-    return rollback(this.parts, checkEnvironment(environment), to);
+  /** What each Worker serves now, from Cloudflare's deployments (not this machine's record). */
+  live(environment: Environment): Promise<string | undefined> {
+    return liveRelease(this.parts(), checkEnvironment(environment));
+  }
+
+  async rollback(
+    environment: Environment,
+    to?: string,
+    options: { database?: string } = {},
+  ): Promise<{ from: string; to: string }> {
+    const env = checkEnvironment(environment);
+    const secrets = await this.currentSecrets(env, options.database);
+    return rollback(this.parts(secrets), env, to);
   }
 }

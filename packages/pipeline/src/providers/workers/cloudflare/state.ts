@@ -47,6 +47,22 @@ export function releaseId(versions: readonly { versionId: string }[]): string {
   return versions.map((v) => v.versionId.slice(0, 8)).join(".");
 }
 
+/**
+ * What names a release on Cloudflare itself, so that a runner with no state file can tell one from
+ * another: every Worker of a deploy gets the same `wrangler deploy --tag`, "codex-", the commit
+ * (GITHUB_SHA, 12 characters, or "local") and the time, which makes it unique per deploy.
+ */
+export const RELEASE_TAG = /^codex-[0-9a-z]{1,12}-\d{8}T\d{9}Z$/;
+
+/** A new release tag for a deploy of `commit`. */
+export function newReleaseTag(commit: string | undefined, now = new Date()): string {
+  const sha = /^[0-9a-f]{7,40}$/i.test(commit ?? "")
+    ? (commit as string).slice(0, 12).toLowerCase()
+    : "local";
+  const stamp = now.toISOString().replace(/[-:.]/g, "");
+  return `codex-${sha}-${stamp}`;
+}
+
 function emptyState(): CloudflareState {
   return { records: [], releases: [], current: {} };
 }
