@@ -226,7 +226,19 @@ describe("CloudflareWorkerPlatform with real wrangler against a recording stub",
 
       expect(await platform.rollback(environment)).toEqual({ from: releases[1], to: releases[0] });
 
-      expect(recorder.calls.slice(calls).map((c) => c.args.slice(2))).toEqual(
+      // Each Worker rolled back, then given its current secrets again (no value in argv).
+      expect(recorder.calls.slice(calls).map((c) => c.args.slice(2, 4))).toEqual(
+        first?.workers.flatMap((w) => [
+          ["rollback", w.versionId],
+          ["secret", "bulk"],
+        ]),
+      );
+      expect(
+        recorder.calls
+          .slice(calls)
+          .filter((c) => c.args[2] === "rollback")
+          .map((c) => c.args.slice(2)),
+      ).toEqual(
         first?.workers.map((w) => [
           "rollback",
           w.versionId,
@@ -251,8 +263,13 @@ describe("CloudflareWorkerPlatform with real wrangler against a recording stub",
         ]),
       );
       for (const w of first?.workers ?? []) {
-        const live = stub.scripts.get(w.worker)?.deployments[0]?.versions[0]?.version_id;
-        expect(live).toBe(w.versionId);
+        const [reapplied, rolledBack] = stub.scripts.get(w.worker)?.deployments ?? [];
+        expect(rolledBack?.versions[0]?.version_id).toBe(w.versionId);
+        // The secrets set again make a new version of the same code, deployed at once.
+        expect(reapplied?.annotations["workers/triggered_by"]).toBe("secret");
+        expect(stub.scripts.get(w.worker)?.secrets.SESSION_SECRET).toBe(
+          w.kind === "auth" ? SESSION_SECRET : undefined,
+        );
       }
       expect((await platform.list())[0]?.version).toBe(releases[0]);
     },
