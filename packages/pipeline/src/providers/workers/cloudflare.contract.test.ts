@@ -621,6 +621,108 @@ describe("CloudflareWorkerPlatform without wrangler", () => {
     expect((await readFile(join(dir, "halfway.json"), "utf8")).includes(first.version)).toBe(true);
   });
 
+  it("deletes an optional secret no longer provided from a Worker that holds it, before that Worker's deploy", async () => {
+    const webhook = "stripe-webhook-handler-preview-7";
+    api.seed(webhook);
+    // As `wrangler secret put` would have left it on an earlier run.
+    const put = await fetch(
+      `${api.url}/accounts/${api.accountId}/workers/scripts/${webhook}/secrets`,
+      {
+        method: "PUT",
+        headers: { authorization: `Bearer ${api.apiToken}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          name: "STRIPE_SECRET_KEY",
+          text: token("sk_test_"),
+          type: "secret_text",
+        }),
+      },
+    );
+    expect(put.status).toBe(200);
+    const events: string[] = [];
+    const fake = fakeWrangler();
+    const before = api.requests.length;
+    const platform = new CloudflareWorkerPlatform({
+      ...account(),
+      stateFile: join(dir, "stale.json"),
+      secrets: { SESSION_SECRET, STRIPE_WEBHOOK_SECRET },
+      withWebBuild: <T>(_stack: DerivedStack, deploy: () => Promise<T>) => deploy(),
+      run: async (command, args, options) => {
+        events.push(`deploy ${args[args.indexOf("--config") + 1]?.split("/").at(-1) ?? ""}`);
+        return fake.run(command, args, options);
+      },
+    });
+    const deletes = () =>
+      api.requests
+        .slice(before)
+        .filter((r) => r.method === "DELETE")
+        .map((r) => r.path.split("/").slice(-3).join("/"));
+    const original = api.requests.push.bind(api.requests);
+    api.requests.push = (...items) => {
+      for (const r of items)
+        if (r.method === "DELETE") events.push(`delete ${r.path.split("/").at(-1) ?? ""}`);
+      return original(...items);
+    };
+    try {
+      await platform.deploy(stack, { database: DATABASE_URL });
+    } finally {
+      api.requests.push = original;
+    }
+    expect(api.scripts.get(webhook)?.secrets).not.toHaveProperty("STRIPE_SECRET_KEY");
+    expect(deletes()).toEqual([`${webhook}/secrets/STRIPE_SECRET_KEY`]);
+    expect(events).toEqual([
+      "deploy auth.json",
+      "delete STRIPE_SECRET_KEY",
+      "deploy webhook.json",
+      "deploy web.json",
+    ]);
+  });
+
+  it("sets each rolled-back Worker's current secrets again, from a 0600 file that is then gone", async () => {
+    const rotated = token("session-rotated-");
+    const bulk: { name: string; mode: number; secrets: Record<string, string>; file: string }[] =
+      [];
+    const fake = fakeWrangler();
+    const options = {
+      ...account(),
+      stateFile: join(dir, "reapply.json"),
+      withWebBuild: <T>(_stack: DerivedStack, deploy: () => Promise<T>) => deploy(),
+      run: (async (command, args, runOptions) => {
+        if (args.includes("bulk")) {
+          const file = args[args.indexOf("bulk") + 1] as string;
+          bulk.push({
+            name: args[args.indexOf("--name") + 1] as string,
+            mode: (await stat(file)).mode & 0o777,
+            secrets: JSON.parse(await readFile(file, "utf8")) as Record<string, string>,
+            file,
+          });
+          return { code: 0, stdout: "", stderr: "" };
+        }
+        if (args.includes("rollback")) return { code: 0, stdout: "", stderr: "" };
+        const result = await fake.run(command, args, runOptions);
+        // A new version id per deploy.
+        const n = fake.seen.length.toString(16).padStart(8, "0");
+        return { ...result, stdout: result.stdout.replace("0f0f0f0f", n) };
+      }) as CommandRunner,
+    };
+    const old = new CloudflareWorkerPlatform({
+      ...options,
+      secrets: { SESSION_SECRET, STRIPE_WEBHOOK_SECRET },
+    });
+    const first = await old.deploy(stack, { database: DATABASE_URL });
+    await old.deploy(stack, { database: DATABASE_URL });
+    const now = new CloudflareWorkerPlatform({
+      ...options,
+      secrets: { SESSION_SECRET: rotated, STRIPE_WEBHOOK_SECRET },
+    });
+    expect(await now.rollback(environment)).toMatchObject({ to: first.version });
+    expect(bulk.map(({ name, mode, secrets }) => ({ name, mode, secrets }))).toEqual([
+      { name: "auth-worker-preview-7", mode: 0o600, secrets: { SESSION_SECRET: rotated } },
+      { name: "stripe-webhook-handler-preview-7", mode: 0o600, secrets: { STRIPE_WEBHOOK_SECRET } },
+      { name: "codex-web-preview-7", mode: 0o600, secrets: { STRIPE_WEBHOOK_SECRET } },
+    ]);
+    for (const { file } of bulk) expect(existsSync(dirname(file))).toBe(false);
+  });
+
   it("checkSecrets names a missing secret before anything runs, and counts supplied ones", async () => {
     const fake = fakeWrangler();
     const platform = new CloudflareWorkerPlatform({
