@@ -31,7 +31,6 @@ import { OPTIONAL_SECRETS } from "../../../core/secrets";
 import { PipelineError, userError } from "../../../errors";
 import { REPO_ROOT, readJson, statePaths, withLock } from "../../../state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "../shared";
-import { OPTIONAL_SECRETS } from "../../../core/secrets";
 import { deleteSecret, listScripts, listSecretNames } from "./api";
 import { checkRollback, liveRelease, rollback, type Platform } from "./rollback";
 import { secretValues, secretsFromEnv, secretsOf, type SecretSource } from "./secrets";
