@@ -6,12 +6,12 @@ import { postgresJsUrl } from "./connection-url";
 
 // The shape of Neon's connection URIs (its console and its API's getConnectionURI).
 const NEON =
-  "postgresql://neondb_owner:p%40ss@ep-cool-darkness-a1b2c3d4-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require&channel_binding=require";
+  "postgresql://neondb_owner:p%40s@ep-cool-darkness-a1b2c3d4-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require&channel_binding=require";
 
 describe("postgresJsUrl", () => {
   it("drops libpq's client-only parameters and keeps the rest byte for byte", () => {
     expect(postgresJsUrl(NEON)).toBe(
-      "postgresql://neondb_owner:p%40ss@ep-cool-darkness-a1b2c3d4-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require",
+      "postgresql://neondb_owner:p%40s@ep-cool-darkness-a1b2c3d4-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require",
     );
     expect(
       postgresJsUrl(
