@@ -57,8 +57,89 @@ export interface Summary {
    * an http(s) URL; it and `screenshots` are paths relative to the summary file's folder.
    */
   e2e?: TestResult & { reportDir: string; screenshots: string[] };
+  /** What the PR's (or the release's) migrations do to the schema, and whether they are safe. */
+  schema?: SchemaReport;
+  /** The e2e screenshots compared with production's, page by page and viewport by viewport. */
+  visual?: VisualReport;
   /** Why it failed, in one paragraph. */
   error?: string;
   /** ISO 8601. */
   updatedAt: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema checks (lint, diff, destructive-change gate, old code on the new schema)
+
+/** One finding of the migration linter (squawk) on a pending migration. */
+export interface LintFinding {
+  /** The migration file, relative to the repository root. */
+  file: string;
+  line: number;
+  /** The linter's rule ("ban-drop-column", "prefer-robust-stmts", ...). */
+  rule: string;
+  /** The linter's message, one line. */
+  message: string;
+  /** How to fix it, one line. */
+  fix: string;
+  /** Whether the rule destroys or rewrites data (what the production gate refuses unless approved). */
+  destructive: boolean;
+  /** The approval marker's reason, when the migration carries one for this finding. */
+  approved?: string;
+}
+
+/** One change the migrations make to the real schema, from the migrated branch against main. */
+export interface SchemaChange {
+  change: "added" | "removed" | "changed";
+  kind: "table" | "column" | "index" | "constraint" | "enum" | "sequence" | "view";
+  /** "users", "users.nickname", "users_email_lower_key". */
+  name: string;
+  /** What it was and what it is: "text NULL" → "text NOT NULL DEFAULT ''". */
+  before?: string;
+  after?: string;
+  /** A removed or narrowed table or column (data is lost or may not fit). */
+  destructive: boolean;
+}
+
+/** The verdict of one check: what it found, and whether production-deploy would go ahead. */
+export interface SchemaCheck {
+  status: "passed" | "failed" | "refused" | "skipped";
+  /** One line: "2 findings, 1 destructive (approved)", "old release v3 answered 500 on /health/schema". */
+  detail: string;
+}
+
+export interface SchemaReport {
+  /** Tags of the migrations that main lacks (the ones checked), oldest first. */
+  pending: string[];
+  lint: LintFinding[];
+  diff: SchemaChange[];
+  /** The destructive-change gate, the old code's check on the new schema. */
+  gate: SchemaCheck;
+  oldCode?: SchemaCheck & { version?: string };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Visual comparison with production
+
+/** One page at one viewport, compared with production's. Paths are relative like `e2e`'s. */
+export interface VisualPage {
+  /** A stable name: "pricing", "account (pro)". */
+  page: string;
+  /** "desktop", "phone". */
+  viewport: string;
+  status: "changed" | "unchanged" | "added" | "removed";
+  /** Changed pixels over all pixels, 0..1; absent for added or removed pages. */
+  ratio?: number;
+  preview?: string;
+  production?: string;
+  diff?: string;
+}
+
+export interface VisualReport {
+  /** What was compared against: production's version (or "none yet"). */
+  baseline: string;
+  /** The changed-pixel ratio above which a page counts as changed. */
+  threshold: number;
+  pages: VisualPage[];
+  /** Whether a reviewer approved the visual changes (the cloud target's commit status). */
+  approval?: { state: "pending" | "approved" | "not-needed"; by?: string };
 }
