@@ -1,16 +1,18 @@
 /** Helpers for tests that drive the real codex-pipeline CLI, each in its own state folder and port. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 
-const BIN = fileURLToPath(new URL("../../bin/codex-pipeline.js", import.meta.url));
-const REPO = fileURLToPath(new URL("../../../..", import.meta.url));
+/** This checkout's root. */
+export const REPO = fileURLToPath(new URL("../../../..", import.meta.url));
+/** The CLI, relative to a checkout's root. */
+export const CLI = join("packages", "pipeline", "bin", "codex-pipeline.js");
 
 export interface CliResult {
   code: number;
@@ -29,17 +31,71 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Runs a command to its end, with its output; rejects only when it cannot start. */
+export function runCommand(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    child.on("error", reject);
+    child.on("close", (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }),
+    );
+  });
+}
+
+export const explain = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
+
+/**
+ * A copy of this checkout as `git clone` would give it (the files git tracks, and new files it
+ * would add: this checkout's work), in `parent`/codex, for tests that change the code or the
+ * migrations without touching the checkout other suites build from. `install` runs
+ * `pnpm install --offline --frozen-lockfile` in it (from the local store: a few seconds warm).
+ */
+export async function copyCheckout(
+  parent: string,
+  options: { install?: boolean } = {},
+): Promise<string> {
+  const copy = join(parent, "codex");
+  const listed = await runCommand(
+    "git",
+    ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    REPO,
+  );
+  if (listed.code !== 0) throw new Error(`git ls-files failed: ${explain(listed)}`);
+  for (const file of listed.stdout.split("\0").filter(Boolean)) {
+    const source = join(REPO, file);
+    if (!(await stat(source).catch(() => undefined))?.isFile()) continue; // deleted, not committed
+    await mkdir(dirname(join(copy, file)), { recursive: true });
+    await copyFile(source, join(copy, file));
+  }
+  if (options.install) {
+    const install = await runCommand("pnpm", ["install", "--offline", "--frozen-lockfile"], copy);
+    if (install.code !== 0) throw new Error(`pnpm install in ${copy} failed: ${explain(install)}`);
+  }
+  return copy;
+}
+
 export class Sandbox {
   private constructor(
     readonly stateDir: string,
     readonly port: number,
+    /** The checkout whose CLI runs: this one, or a copy (copyCheckout). */
+    readonly repo: string,
   ) {}
 
-  static async create(): Promise<Sandbox> {
+  static async create(options: { repo?: string } = {}): Promise<Sandbox> {
     const dir = await mkdtemp(join(tmpdir(), "codex-it-"));
     // As root, Postgres runs as the `postgres` user, which must be able to reach its data folder.
     await chmod(dir, 0o755);
-    return new Sandbox(dir, await freePort());
+    return new Sandbox(dir, await freePort(), options.repo ?? REPO);
   }
 
   get env(): NodeJS.ProcessEnv {
@@ -56,8 +112,8 @@ export class Sandbox {
     args: string[],
     env: NodeJS.ProcessEnv = this.env,
   ): { child: ChildProcess; done: Promise<CliResult>; output: () => string } {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: REPO,
+    const child = spawn(process.execPath, [join(this.repo, CLI), ...args], {
+      cwd: this.repo,
       env,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -9,49 +9,14 @@
  *    the summary name the file and the error.
  * 2. `pnpm install` again puts it back, and the preview deploys and its URL answers.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import {
-  copyFile,
-  lstat,
-  mkdir,
-  mkdtemp,
-  readdir,
-  readFile,
-  readlink,
-  realpath,
-  rm,
-  stat,
-} from "node:fs/promises";
+import { lstat, mkdtemp, readdir, readFile, readlink, realpath, rm, stat } from "node:fs/promises";
 import { reachableRoots } from "@codex/database/embedded";
 import { request } from "node:http";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "./cli";
-
-const REPO = fileURLToPath(new URL("../../../..", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-const explain = (r: Run) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
+import { copyCheckout, explain, freePort, runCommand as run } from "./cli";
 
 let parent: string;
 let clone: string;
@@ -60,21 +25,7 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   parent = await mkdtemp(join(tmpdir(), "codex-fresh-"));
-  clone = join(parent, "codex");
-  // What a clone holds: the files git tracks, and new files it would add (this checkout's work).
-  const listed = await run(
-    "git",
-    ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-    REPO,
-    process.env,
-  );
-  expect(listed.code, explain(listed)).toBe(0);
-  for (const file of listed.stdout.split("\0").filter(Boolean)) {
-    const source = join(REPO, file);
-    if (!(await stat(source).catch(() => undefined))?.isFile()) continue; // deleted, not committed
-    await mkdir(dirname(join(clone, file)), { recursive: true });
-    await copyFile(source, join(clone, file));
-  }
+  clone = await copyCheckout(parent);
   port = await freePort();
   env = { ...process.env, CODEX_PORT: String(port), NO_COLOR: "1" };
   // Nothing of this checkout's own state may leak in.
