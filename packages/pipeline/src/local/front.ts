@@ -12,8 +12,13 @@ import { PipelineError } from "../errors";
 import type { LiveEnvironment } from "./miniflare-options";
 
 export interface FrontRoutes {
-  /** The environment serving `hostname` and its runtime's loopback port, if one is live. */
-  target(hostname: string): { environment: string; port: number } | undefined;
+  /**
+   * The environment serving `hostname` and its runtime's loopback port, if one is live, and what
+   * to call once the request forwarded there is finished.
+   */
+  target(hostname: string): { environment: string; port: number; release?: () => void } | undefined;
+  /** The environment's runtime could not be reached (it may have died). */
+  unavailable?(environment: string): void;
   /** The environments the 404 page lists. */
   live(): LiveEnvironment[];
 }
@@ -109,8 +114,10 @@ export async function startFrontServer(options: {
       );
       return reply(response, 404, page.contentType, page.body);
     }
+    response.once("close", () => route.release?.());
     proxy.web(request, response, route.options, (error) => {
-      // The runtime is gone or restarting (a deploy of this environment is under way).
+      // The runtime died (it is restarted alone) or does not answer.
+      routes.unavailable?.(route.environment);
       if (response.headersSent) return void response.destroy(error);
       const detail = `${route.environment}'s Workers did not answer (${error.message})`;
       reply(
@@ -128,6 +135,7 @@ export async function startFrontServer(options: {
   server.on("upgrade", (request: IncomingMessage, socket: Socket, head: Buffer) => {
     const route = forward(request);
     if (!route) return void socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
+    socket.once("close", () => route.release?.());
     proxy.ws(request, socket, head, route.options, () => socket.destroy());
   });
 

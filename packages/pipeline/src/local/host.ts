@@ -2,7 +2,8 @@
  * The resident local host: one process that owns the embedded Postgres server, one Miniflare
  * (one workerd) per environment in the registry, and the front server that routes the one port
  * to them by Host header. The pipeline starts it on demand (detached) and tells it to reload
- * after each change; a reload touches only the environments that changed. On start it serves
+ * after each change; a reload touches only the environments that changed, blue/green, and a
+ * runtime that dies is started again alone (runtimes.ts). On start it serves
  * whatever the registry holds, so a crash or a reboot loses nothing but the time to restart.
  */
 import { existsSync } from "node:fs";
@@ -107,7 +108,16 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
   pgStarted = true;
   log("postgres ready", { port: pg.port, dataDir: pgData.dir });
 
-  const runtimes = new Runtimes();
+  // A runtime whose workerd died is started again alone; host.json then names its new workerd.
+  const runtimes = new Runtimes({
+    restarted: (name, error) => {
+      log(error ? "environment could not be restarted" : "environment restarted", {
+        environment: name,
+        ...(error ? { error } : {}),
+      });
+      if (ready) void recordChildren().catch(() => {});
+    },
+  });
   let live: LiveEnvironment[] = [];
   let reloading = Promise.resolve();
   const reload = () => {
@@ -174,10 +184,12 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
       const record = registry.environments[env.name];
       const version = record && currentVersion(record);
       if (!version) continue;
+      const web = version.workers.find((w) => w.kind === "web") ?? version.workers[0];
       specs.push({
         name: env.name,
         hostnames: version.workers.map((w) => w.hostname),
         options: environmentOptions(version, inputs(env.name)),
+        ...(web ? { health: { hostname: web.hostname, path: "/health" } } : {}),
       });
     }
     const result = await runtimes.sync(specs);
@@ -205,8 +217,13 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
   const front = await startFrontServer({
     host: process.env.CODEX_BIND_HOST || "127.0.0.1",
     port,
-    routes: { target: (hostname) => runtimes.target(hostname), live: () => live },
+    routes: {
+      target: (hostname) => runtimes.target(hostname),
+      unavailable: (environment) => void runtimes.suspect(environment),
+      live: () => live,
+    },
   });
+  runtimes.watch();
   log("workers ready", { port, environments: live.map((e) => e.name) });
   ready = true;
   await recordChildren();

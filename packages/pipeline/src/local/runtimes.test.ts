@@ -2,7 +2,11 @@ import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { getByHost } from "../smoke";
+import { closeFrontServer, startFrontServer } from "./front";
+import { descendants } from "./processes";
 import { planRuntimes, Runtimes, type RuntimeSpec } from "./runtimes";
 
 describe("planRuntimes", () => {
@@ -31,8 +35,13 @@ describe("planRuntimes", () => {
 const SCRIPT = `
 let count = 0;
 export default {
-  fetch(request, env) {
-    if (new URL(request.url).pathname === "/count") return new Response(String(++count));
+  async fetch(request, env) {
+    const path = new URL(request.url).pathname;
+    if (path === "/count") return new Response(String(++count));
+    if (path === "/slow") {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return env.ASSETS.fetch(new URL("/version.txt", request.url));
+    }
     return env.ASSETS.fetch(request);
   },
 };
@@ -41,6 +50,8 @@ export default {
 describe("Runtimes (real workerd)", () => {
   let dir: string;
   const runtimes = new Runtimes();
+  let front: Server;
+  let frontPort: number;
 
   async function spec(
     env: string,
@@ -54,6 +65,7 @@ describe("Runtimes (real workerd)", () => {
     return {
       name: env,
       hostnames: [hostname],
+      health: { hostname, path: "/version.txt" },
       options: {
         host: "127.0.0.1",
         port: 0,
@@ -78,15 +90,58 @@ describe("Runtimes (real workerd)", () => {
   async function get(hostname: string, path: string): Promise<string> {
     const target = runtimes.target(hostname);
     if (!target) throw new Error(`nothing serves ${hostname}`);
-    const res = await getByHost(target.port, hostname, path);
+    const res = await getByHost(target.port, hostname, path).finally(target.release);
     expect(res.status, `${hostname}${path}`).toBe(200);
     return res.body;
   }
 
+  /** The port of the runtime serving `hostname` (its route taken and given back at once). */
+  function portOf(hostname: string): number | undefined {
+    const target = runtimes.target(hostname);
+    target?.release?.();
+    return target?.port;
+  }
+
+  /** Every request through the front server, as a browser sends it: "status body" or the error. */
+  async function viaFront(hostname: string, path: string): Promise<string> {
+    try {
+      const res = await getByHost(frontPort, hostname, path, 10_000);
+      return `${res.status} ${res.body}`;
+    } catch (error) {
+      return `error ${String(error)}`;
+    }
+  }
+
+  /** Polls `hostname` through the front server every 20 ms while `during` runs. */
+  async function pollWhile<T>(hostname: string, during: () => Promise<T>): Promise<string[]> {
+    const answers: string[] = [];
+    let done = false;
+    const poller = (async () => {
+      while (!done) {
+        answers.push(await viaFront(hostname, "/version.txt"));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await during().finally(() => (done = true));
+    await poller;
+    return answers;
+  }
+
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "codex-runtimes-"));
+    front = await startFrontServer({
+      host: "127.0.0.1",
+      port: 0,
+      routes: {
+        target: (hostname) => runtimes.target(hostname),
+        unavailable: (environment) => void runtimes.suspect(environment),
+        live: () => [],
+      },
+    });
+    frontPort = (front.address() as AddressInfo).port;
   });
   afterAll(async () => {
+    if (front) await closeFrontServer(front);
     await runtimes.disposeAll();
     await rm(dir, { recursive: true, force: true });
   });
@@ -97,9 +152,7 @@ describe("Runtimes (real workerd)", () => {
       await spec("preview-2", "pr-2.localhost", "v1"),
     ]);
     expect(result).toMatchObject({ create: ["preview-1", "preview-2"], failed: [] });
-    expect(runtimes.target("pr-1.localhost")?.port).not.toBe(
-      runtimes.target("pr-2.localhost")?.port,
-    );
+    expect(portOf("pr-1.localhost")).not.toBe(portOf("pr-2.localhost"));
     expect(await get("pr-1.localhost", "/version.txt")).toBe("preview-1 v1");
     expect(await get("pr-2.localhost", "/version.txt")).toBe("preview-2 v1");
     expect(await get("pr-1.localhost", "/count")).toBe("1");
@@ -125,5 +178,63 @@ describe("Runtimes (real workerd)", () => {
     expect(runtimes.target("pr-3.localhost")).toBeUndefined();
     expect(runtimes.has("preview-3")).toBe(false);
     expect(await get("pr-1.localhost", "/count")).toBe("3");
+  });
+
+  it("updates an environment blue/green: no failed request, and one in flight finishes on the old version", async () => {
+    await runtimes.sync([await spec("preview-1", "pr-1.localhost", "v1")]);
+    const slow = viaFront("pr-1.localhost", "/slow");
+    await new Promise((r) => setTimeout(r, 300));
+    const answers = await pollWhile("pr-1.localhost", async () => {
+      const result = await runtimes.sync([await spec("preview-1", "pr-1.localhost", "v2")]);
+      expect(result).toMatchObject({ update: ["preview-1"], failed: [] });
+    });
+    expect(await slow).toBe("200 preview-1 v1");
+    const failures = answers.filter((a) => !a.startsWith("200 "));
+    expect(failures, `of ${answers.length} polls during the update`).toEqual([]);
+    expect(answers.at(-1)).toBe("200 preview-1 v2");
+  });
+
+  it("removes an environment after the requests in flight to it are done", async () => {
+    const slow = viaFront("pr-1.localhost", "/slow");
+    await new Promise((r) => setTimeout(r, 300));
+    const result = await runtimes.sync([]);
+    expect(result).toMatchObject({ dispose: ["preview-1"], failed: [] });
+    expect(await slow).toBe("200 preview-1 v2");
+    expect((await viaFront("pr-1.localhost", "/version.txt")).startsWith("404 ")).toBe(true);
+  });
+
+  it("restarts alone an environment whose workerd died, its requests meanwhile getting a 502", async () => {
+    const before = new Set(descendants(process.pid).map((p) => p.pid));
+    await runtimes.sync([
+      await spec("preview-1", "pr-1.localhost", "v3"),
+      await spec("preview-2", "pr-2.localhost", "v3"),
+    ]);
+    const fresh = descendants(process.pid).filter(
+      (p) => p.comm === "workerd" && !before.has(p.pid),
+    );
+    expect(fresh).toHaveLength(2);
+    const port1 = portOf("pr-1.localhost");
+    // Which workerd serves preview-1: the one that stops it answering when killed.
+    for (const p of fresh) {
+      process.kill(p.pid, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 200));
+      if (!(await getByHost(port1 ?? 0, "pr-1.localhost", "/version.txt").catch(() => undefined)))
+        break;
+    }
+    const answers: string[] = [];
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const answer = await viaFront("pr-1.localhost", "/version.txt");
+      answers.push(answer);
+      if (answer === "200 preview-1 v3") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(answers.at(-1), answers.join("\n")).toBe("200 preview-1 v3");
+    expect(portOf("pr-1.localhost")).not.toBe(port1);
+    // While it restarted, a clear 502 naming the environment, never a hang or a reset.
+    for (const answer of answers.slice(0, -1)) {
+      expect(answer).toMatch(/^502 .*"environment":"preview-1"/);
+    }
+    expect(await viaFront("pr-2.localhost", "/version.txt")).toBe("200 preview-2 v3");
   });
 });

@@ -1,12 +1,14 @@
 /**
  * The local host's workerd runtimes: one Miniflare per live environment, each on a loopback
  * port of its own. A sync compares what should run with what runs, and creates, updates or
- * disposes only the environments whose options changed. An environment's options hold all that
+ * disposes only the environments whose options changed, without failing a request (see Runtimes). An environment's options hold all that
  * it serves (its version's bundles and assets, its derived configs, its secrets and its
  * database), so equal options mean there is nothing to do for it.
  */
 import { createHash } from "node:crypto";
+import { connect } from "node:net";
 import { Miniflare, type MiniflareOptions } from "miniflare";
+import { getByHost } from "../smoke";
 
 export interface RuntimeSpec {
   /** The environment's name. */
@@ -14,6 +16,8 @@ export interface RuntimeSpec {
   /** The hostnames its Workers answer on. */
   hostnames: string[];
   options: MiniflareOptions;
+  /** What must answer (by Host header, on the runtime's own port) before it takes the route. */
+  health?: { hostname: string; path: string };
 }
 
 export interface RuntimePlan {
@@ -52,18 +56,96 @@ interface Runtime {
   digest: string;
   port: number;
   hostnames: string[];
+  /** What it was started with, to start it again alone if its workerd dies. */
+  spec: RuntimeSpec;
+  /** Requests the front server has forwarded to it and not yet finished. */
+  inflight: number;
+  /** Resolved whenever `inflight` drops to 0. */
+  idle?: () => void;
 }
 
+/** How long a runtime that left the routes may finish its requests before it is stopped. */
+export const DRAIN_TIMEOUT_MS = 30_000;
+/** How long a new runtime has to answer its health check before it takes the route. */
+const HEALTH_TIMEOUT_MS = 20_000;
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Whether something accepts TCP connections on the loopback `port`. */
+function listening(port: number, timeoutMs = 2_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/**
+ * Waits until a new runtime answers `health` (any HTTP answer from its Worker: whether that
+ * answer is right is the smoke check's business, so that its report stays the one a user reads).
+ */
+async function answers(port: number, health: RuntimeSpec["health"]): Promise<void> {
+  if (!health) return;
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      await getByHost(port, health.hostname, health.path, Math.max(1, deadline - Date.now()));
+      return;
+    } catch (error) {
+      last = message(error);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`its ${health.hostname}${health.path} did not answer (${last})`);
+}
+
+export interface RuntimeEvents {
+  /** A runtime whose workerd died was started again (or could not be). */
+  restarted?(name: string, error?: string): void;
+}
+
+/**
+ * The runtimes, and the routes to them. Every change is blue/green: a new or updated environment
+ * starts in a runtime of its own beside the old one and takes the route once it answers; the old
+ * one (and a removed environment's) leaves the routes first and is stopped once the requests
+ * forwarded to it are done. So no change fails a request, the changed environment's included.
+ */
 export class Runtimes {
   readonly #running = new Map<string, Runtime>();
   /** Hostname to environment, for the running runtimes only. */
   #routes = new Map<string, string>();
+  /** Changes (syncs, restarts) one at a time. */
+  #changes: Promise<unknown> = Promise.resolve();
+  #watchdog: NodeJS.Timeout | undefined;
+  readonly #restarting = new Set<string>();
+  readonly #events: RuntimeEvents;
 
-  /** The environment serving `hostname` and its runtime's port, if it runs. */
-  target(hostname: string): { environment: string; port: number } | undefined {
+  constructor(events: RuntimeEvents = {}) {
+    this.#events = events;
+  }
+
+  /**
+   * The environment serving `hostname`, its runtime's port, and `release`, to call once the
+   * request forwarded there is finished (a runtime being replaced is stopped after its last one).
+   */
+  target(hostname: string): { environment: string; port: number; release: () => void } | undefined {
     const environment = this.#routes.get(hostname);
     const runtime = environment === undefined ? undefined : this.#running.get(environment);
-    return environment !== undefined && runtime ? { environment, port: runtime.port } : undefined;
+    if (environment === undefined || !runtime) return undefined;
+    runtime.inflight++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (--runtime.inflight === 0) runtime.idle?.();
+    };
+    return { environment, port: runtime.port, release };
   }
 
   has(name: string): boolean {
@@ -71,10 +153,15 @@ export class Runtimes {
   }
 
   /**
-   * Makes the running runtimes match `specs`. Environments are independent: one that fails is
-   * reported in `failed` and left stopped, and the others go ahead. Calls must not overlap.
+   * Makes the running runtimes match `specs`. Environments are independent: one that fails to
+   * start is reported in `failed` and the others go ahead; one that fails to update keeps serving
+   * its previous version (reported in `failed` too, and tried again at the next sync).
    */
-  async sync(specs: RuntimeSpec[]): Promise<SyncResult> {
+  sync(specs: RuntimeSpec[]): Promise<SyncResult> {
+    return this.#serial(() => this.#sync(specs));
+  }
+
+  async #sync(specs: RuntimeSpec[]): Promise<SyncResult> {
     const desired = new Map(specs.map((spec) => [spec.name, spec]));
     const digests = new Map(specs.map((spec) => [spec.name, optionsDigest(spec.options)]));
     const plan = planRuntimes(
@@ -82,58 +169,112 @@ export class Runtimes {
       digests,
     );
     const failed: SyncResult["failed"] = [];
-    // Unrouted first: while a runtime stops, its hosts get the 404 page rather than an error.
+    // Unrouted first: a removed environment's hosts get the 404 page, its requests finish.
     const leaving = plan.dispose.map((name) => this.#forget(name));
     this.#reroute();
-    await Promise.all(leaving.map((runtime) => runtime?.miniflare.dispose().catch(() => {})));
+    const stopping = leaving.map((runtime) => runtime && this.#retire(runtime));
     await Promise.all(
       [...plan.create, ...plan.update].map(async (name) => {
         const spec = desired.get(name);
         const digest = digests.get(name);
         if (!spec || digest === undefined) return;
         try {
-          await this.#start(spec, digest);
+          await this.#replace(spec, digest);
         } catch (error) {
-          failed.push({ name, error: error instanceof Error ? error.message : String(error) });
+          failed.push({ name, error: message(error) });
         }
       }),
     );
-    this.#reroute();
+    await Promise.all(stopping);
     return { ...plan, failed };
   }
 
-  /** Stops every runtime (the host is shutting down). */
-  async disposeAll(): Promise<void> {
-    const all = [...this.#running.keys()].map((name) => this.#forget(name));
-    this.#reroute();
-    await Promise.all(all.map((runtime) => runtime?.miniflare.dispose().catch(() => {})));
-  }
-
-  async #start(spec: RuntimeSpec, digest: string): Promise<void> {
-    const existing = this.#running.get(spec.name);
-    if (existing) {
-      try {
-        // setOptions restarts this environment's workerd only; Miniflare keeps its port.
-        await existing.miniflare.setOptions(spec.options);
-        existing.port = Number((await existing.miniflare.ready).port);
-        existing.digest = digest;
-        existing.hostnames = spec.hostnames;
-      } catch (error) {
-        // An update that failed half-way leaves the runtime in no known state: stop it.
-        this.#forget(spec.name);
-        await existing.miniflare.dispose().catch(() => {});
-        throw error;
-      }
-      return;
-    }
+  /**
+   * Starts `spec` in a new runtime beside the one serving it (if any), checks that it answers,
+   * routes its hosts to it, then stops the old one once its requests are done.
+   */
+  async #replace(spec: RuntimeSpec, digest: string): Promise<void> {
     const miniflare = new Miniflare(spec.options);
+    let port: number;
     try {
-      const port = Number((await miniflare.ready).port);
-      this.#running.set(spec.name, { miniflare, digest, port, hostnames: spec.hostnames });
+      port = Number((await miniflare.ready).port);
+      await answers(port, spec.health);
     } catch (error) {
       await miniflare.dispose().catch(() => {});
       throw error;
     }
+    const old = this.#running.get(spec.name);
+    this.#running.set(spec.name, {
+      miniflare,
+      digest,
+      port,
+      hostnames: spec.hostnames,
+      spec,
+      inflight: 0,
+    });
+    this.#reroute();
+    if (old) await this.#retire(old);
+  }
+
+  /** Stops a runtime that is no longer routed, once its requests are done (or after a while). */
+  async #retire(runtime: Runtime): Promise<void> {
+    if (runtime.inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
+        runtime.idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    await runtime.miniflare.dispose().catch(() => {});
+  }
+
+  /**
+   * Called when a runtime may have died (the front server could not connect to it): if nothing
+   * listens on its port any more, it is started again alone, with the options it had.
+   */
+  async suspect(name: string): Promise<void> {
+    const runtime = this.#running.get(name);
+    if (!runtime || this.#restarting.has(name) || (await listening(runtime.port))) return;
+    this.#restarting.add(name);
+    await this.#serial(async () => {
+      // A sync may have replaced or removed it meanwhile.
+      if (this.#running.get(name) !== runtime) return;
+      await runtime.miniflare.dispose().catch(() => {});
+      try {
+        await this.#replace(runtime.spec, runtime.digest);
+        this.#events.restarted?.(name);
+      } catch (error) {
+        // Left routed: its requests get the front server's 502 and the next check tries again.
+        this.#events.restarted?.(name, message(error));
+      }
+    }).finally(() => this.#restarting.delete(name));
+  }
+
+  /** Checks every `intervalMs` that each runtime still listens, restarting the ones that died. */
+  watch(intervalMs = 2_000): void {
+    clearInterval(this.#watchdog);
+    this.#watchdog = setInterval(() => {
+      for (const name of this.#running.keys()) void this.suspect(name);
+    }, intervalMs);
+    this.#watchdog.unref();
+  }
+
+  /** Stops every runtime (the host is shutting down). */
+  async disposeAll(): Promise<void> {
+    clearInterval(this.#watchdog);
+    await this.#serial(async () => {
+      const all = [...this.#running.keys()].map((name) => this.#forget(name));
+      this.#reroute();
+      await Promise.all(all.map((runtime) => runtime?.miniflare.dispose().catch(() => {})));
+    });
+  }
+
+  #serial<T>(change: () => Promise<T>): Promise<T> {
+    const next = this.#changes.catch(() => {}).then(change);
+    this.#changes = next;
+    return next;
   }
 
   #forget(name: string): Runtime | undefined {
