@@ -3,16 +3,9 @@
  * Exit codes: 0 success, 1 failure, 2 bad usage (with a message naming the problem).
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { cleanup } from "./commands/cleanup";
 import type { CommandIO } from "./commands/context";
-import { e2e } from "./commands/e2e";
-import { previewDeploy } from "./commands/preview-deploy";
-import { productionDeploy } from "./commands/production-deploy";
-import { rollback } from "./commands/rollback";
-import { serve } from "./commands/serve";
-import { status } from "./commands/status";
-import { stop } from "./commands/stop";
-import { test } from "./commands/test";
+// Each command is imported when it runs: --help and a bad flag load none of Miniflare, Octokit,
+// Stripe or Neon's client.
 import { previewEnvironment } from "./core/environments";
 import { PipelineError, userError } from "./errors";
 import { killTracked } from "./exec";
@@ -137,7 +130,9 @@ export async function main(
       case "preview-deploy": {
         const pr = str(flags.pr);
         if (pr === undefined) throw userError("INVALID_ARGUMENT", "preview-deploy needs --pr N");
-        await previewDeploy(
+        await (
+          await import("./commands/preview-deploy")
+        ).previewDeploy(
           {
             environment: previewEnvironment(pr),
             skipTests: flags["skip-tests"] === true,
@@ -151,7 +146,9 @@ export async function main(
         break;
       }
       case "cleanup":
-        await cleanup(
+        await (
+          await import("./commands/cleanup")
+        ).cleanup(
           {
             ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
             stale: flags.stale === true,
@@ -163,10 +160,14 @@ export async function main(
         );
         break;
       case "production-deploy":
-        await productionDeploy({ rebuild: flags.rebuild === true, target }, io);
+        await (
+          await import("./commands/production-deploy")
+        ).productionDeploy({ rebuild: flags.rebuild === true, target }, io);
         break;
       case "rollback":
-        await rollback(
+        await (
+          await import("./commands/rollback")
+        ).rollback(
           {
             ...(str(flags.to) ? { to: str(flags.to) } : {}),
             ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
@@ -176,10 +177,12 @@ export async function main(
         );
         break;
       case "test":
-        await test(io);
+        await (await import("./commands/test")).test(io);
         break;
       case "e2e":
-        await e2e(
+        await (
+          await import("./commands/e2e")
+        ).e2e(
           {
             ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
             ...(str(flags["base-url"]) !== undefined ? { baseUrl: str(flags["base-url"]) } : {}),
@@ -188,15 +191,15 @@ export async function main(
         );
         break;
       case "status":
-        await status({ json: flags.json === true, target }, io);
+        await (await import("./commands/status")).status({ json: flags.json === true, target }, io);
         break;
       case "stop":
-        await stop(io);
+        await (await import("./commands/stop")).stop(io);
         break;
       case "serve": {
         const pr = str(flags.pr);
         if (pr === undefined) throw userError("INVALID_ARGUMENT", "serve needs --pr N");
-        await serve({ environment: previewEnvironment(pr) }, io);
+        await (await import("./commands/serve")).serve({ environment: previewEnvironment(pr) }, io);
         break;
       }
     }

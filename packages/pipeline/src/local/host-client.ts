@@ -21,6 +21,12 @@ import {
 import { DEFAULT_PORT, withLock, type StatePaths } from "../state";
 
 const HOST_MAIN = fileURLToPath(new URL("./host-main.ts", import.meta.url));
+/** Set by the compiled CLI (scripts/dist.mjs): its folder, which holds host-main.js too. */
+const DIST = (globalThis as { __codexDist?: string }).__codexDist;
+/** The host runs from the same code as the CLI that starts it: compiled, or through tsx. */
+const HOST_COMMAND = DIST
+  ? [fileURLToPath(new URL("./host-main.js", DIST))]
+  : ["--import", "tsx", HOST_MAIN];
 const PACKAGE_DIR = fileURLToPath(new URL("../..", import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 
@@ -194,7 +200,7 @@ export async function ensureHost(paths: StatePaths, port = configuredPort()): Pr
     await checkHostPort(paths, port);
     await mkdir(paths.root, { recursive: true });
     const logFile = await open(paths.hostLog, "a");
-    const child = spawn(process.execPath, ["--import", "tsx", HOST_MAIN], {
+    const child = spawn(process.execPath, HOST_COMMAND, {
       cwd: PACKAGE_DIR,
       detached: true,
       stdio: ["ignore", logFile.fd, logFile.fd],
