@@ -85,6 +85,8 @@ export interface LintFinding {
   destructive: boolean;
   /** The approval marker's reason, when the migration carries one for this finding. */
   approved?: string;
+  /** The statement it is about, on one line (cut at 200 characters). */
+  statement?: string;
 }
 
 /** One change the migrations make to the real schema, from the migrated branch against main. */
@@ -98,6 +100,8 @@ export interface SchemaChange {
   after?: string;
   /** A removed or narrowed table or column (data is lost or may not fit). */
   destructive: boolean;
+  /** The approval marker's reason, when a pending migration approves this change. */
+  approved?: string;
 }
 
 /** The verdict of one check: what it found, and whether production-deploy would go ahead. */
