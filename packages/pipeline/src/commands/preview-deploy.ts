@@ -3,6 +3,7 @@ import { migrate } from "@codex/database/migrate";
 import { deriveStack, loadStack } from "../core/derive";
 import type { Environment } from "../core/environments";
 import { PipelineError } from "../errors";
+import { checkSchema } from "../schema";
 import { REPO_ROOT, withLock } from "../state";
 import type { Summary } from "../core/summary";
 import {
@@ -66,7 +67,7 @@ export async function previewDeploy(
   return withLock(ctx.paths, environment.name, async () => {
     try {
       const database = await ctx.database();
-      await progress.step(
+      const main = await progress.step(
         "prepare main",
         () => database.ensureMain(),
         (m) => (m.created ? "created, migrated and seeded" : "ready"),
@@ -88,6 +89,13 @@ export async function previewDeploy(
         migrationsApplied: migrations.applied,
         migrationsTotal: migrations.total,
       };
+      // The verdict production-deploy would give, shown now (the preview itself goes ahead).
+      await checkSchema(progress, {
+        mainUrl: main.directUrl,
+        migratedUrl: branch.directUrl,
+        enforce: false,
+        summary,
+      });
 
       if (options.skipTests || process.env.CODEX_NESTED_RUN) {
         summary.testsSkipped = true;

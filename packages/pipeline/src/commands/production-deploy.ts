@@ -2,6 +2,7 @@ import { migrate } from "@codex/database/migrate";
 import { deriveStack, loadStack } from "../core/derive";
 import { databaseName, PRODUCTION } from "../core/environments";
 import { PipelineError } from "../errors";
+import { checkSchema } from "../schema";
 import { REPO_ROOT, withLock } from "../state";
 import type { Summary } from "../core/summary";
 import {
@@ -47,13 +48,14 @@ export async function productionDeploy(
         () => database.ensureMain(),
         (m) => (m.created ? "created, migrated and seeded" : "ready"),
       );
-      await progress.step(
+      const scratch = await progress.step(
         "try the pending migrations on a throwaway copy of main",
         async () => {
           const scratch = await database.scratch("migration_check");
           try {
-            return await migrate(scratch.url);
+            return { ...scratch, migrated: await migrate(scratch.url) };
           } catch (error) {
+            await scratch.drop();
             throw new PipelineError(
               "MIGRATION_FAILED",
               `a migration fails on a copy of main, so main was not touched: ${(error as Error).message}`,
@@ -62,12 +64,25 @@ export async function productionDeploy(
                 hint: "Fix the migration; production still serves the previous version.",
               },
             );
-          } finally {
-            await scratch.drop();
           }
         },
-        (m) => (m.applied.length ? `${m.applied.length} pending, all apply` : "none pending"),
+        (m) =>
+          m.migrated.applied.length
+            ? `${m.migrated.applied.length} pending, all apply`
+            : "none pending",
       );
+      try {
+        // Lint, schema diff (main against the migrated copy) and the destructive-change gate,
+        // which refuses before main is touched.
+        await checkSchema(progress, {
+          mainUrl: main.directUrl,
+          migratedUrl: scratch.url,
+          enforce: true,
+          summary,
+        });
+      } finally {
+        await scratch.drop();
+      }
       const migrations = await progress.step(
         "migrate main",
         () => migrate(main.directUrl),

@@ -9,6 +9,8 @@
 import { formatDuration } from "../../core/format";
 import { createScrubber, scrubDeep } from "../../core/scrub";
 import {
+  type SchemaChange,
+  type SchemaReport,
   type StepResult,
   type StepStatus,
   type Summary,
@@ -153,6 +155,30 @@ function screenshotName(path: string): string {
   return name || "screenshot";
 }
 
+/** Whether the schema checks found nothing to show: one line, "No schema change.". */
+function noSchemaChange(schema: SchemaReport): boolean {
+  return schema.pending.length === 0 && schema.diff.length === 0 && schema.lint.length === 0;
+}
+
+/** "destructive, approved: <reason>", "destructive, not approved", or "". */
+function destructiveNote(item: { destructive: boolean; approved?: string }): string {
+  if (!item.destructive) return "";
+  return item.approved !== undefined
+    ? `destructive, approved: ${item.approved}`
+    : "destructive, not approved";
+}
+
+/** "removed column users.nickname", then what it was and is. */
+function changeHead(change: SchemaChange): string {
+  return `${change.change} ${change.kind} ${change.name}`;
+}
+
+function changeValues(change: SchemaChange): string {
+  if (change.before !== undefined && change.after !== undefined)
+    return `${change.before} → ${change.after}`;
+  return change.before ?? change.after ?? "";
+}
+
 /** A copy of the summary with every secret and URL credential removed from every string. */
 function clean(summary: Summary, options: RenderOptions): Summary {
   return scrubDeep(summary, createScrubber(options.secrets ?? []));
@@ -203,6 +229,8 @@ export function renderMarkdown(summary: Summary, options: RenderOptions = {}): s
     blocks.push(absentText(s));
   }
 
+  if (s.schema) blocks.push("### Schema", mdSchema(s.schema));
+
   blocks.push("### Steps");
   blocks.push(
     s.steps.length > 0
@@ -241,6 +269,54 @@ export function renderMarkdown(summary: Summary, options: RenderOptions = {}): s
   const time = formatTime(s.updatedAt);
   blocks.push([`Updated ${mdText(time.text)}`, ...footerParts(s).map(mdText)].join(" · "));
   return `${blocks.join("\n\n")}\n`;
+}
+
+/** The schema checks: the gate's verdict, the lint table and the diff, or "No schema change.". */
+function mdSchema(schema: SchemaReport): string {
+  const lines: string[] = [];
+  if (noSchemaChange(schema) && schema.gate.status === "passed") {
+    lines.push("No schema change.");
+  } else {
+    lines.push(
+      `**Gate:** ${mdText(schema.gate.status)} — ${mdCode(schema.gate.detail)}  \n` +
+        `Pending migrations: ${schema.pending.length ? schema.pending.map((tag) => mdCode(tag)).join(", ") : "none"}`,
+    );
+    lines.push(
+      schema.lint.length
+        ? "**Lint** (squawk)\n\n" +
+            mdTable(
+              ["File:line", "Rule", "Message", "Fix"],
+              schema.lint.map((f) => [
+                mdCode(`${f.file}:${f.line}`, { inTable: true }),
+                mdCode(f.rule, { inTable: true }) +
+                  (f.destructive ? ` **${mdText(destructiveNote(f))}**` : ""),
+                mdCode(f.message, { inTable: true }),
+                mdCode(f.fix, { inTable: true }),
+              ]),
+            )
+        : "**Lint** (squawk): no findings",
+    );
+    lines.push(
+      schema.diff.length
+        ? "**Schema diff** (the migrated branch against main)\n\n" +
+            schema.diff
+              .map(
+                (c) =>
+                  `- ${mdText(changeHead(c))}` +
+                  (changeValues(c) ? `: ${mdCode(changeValues(c))}` : "") +
+                  (c.destructive ? ` — **${mdText(destructiveNote(c))}**` : ""),
+              )
+              .join("\n")
+        : "**Schema diff** (the migrated branch against main): no change",
+    );
+  }
+  if (schema.oldCode) {
+    lines.push(
+      `**Old code on the new schema:** ${mdText(schema.oldCode.status)} — ${mdCode(schema.oldCode.detail)}` +
+        (schema.oldCode.version ? ` (${mdCode(schema.oldCode.version)})` : ""),
+    );
+  }
+  return lines.join("\n\n");
 }
 
 function stepDuration(step: StepResult): string {
@@ -401,6 +477,8 @@ export function renderHtml(summary: Summary, options: RenderOptions = {}): strin
     body.push(section("database", "Database", `<p class="muted">${h(absentText(s))}</p>`));
   }
 
+  if (s.schema) body.push(section("schema", "Schema", htmlSchema(s.schema)));
+
   body.push(
     section(
       "steps",
@@ -469,6 +547,59 @@ ${body.join("\n")}
 </body>
 </html>
 `;
+}
+
+/** The schema checks as HTML, as {@link mdSchema} says them. */
+function htmlSchema(schema: SchemaReport): string {
+  const parts: string[] = [];
+  if (noSchemaChange(schema) && schema.gate.status === "passed") {
+    parts.push("<p>No schema change.</p>");
+  } else {
+    const gateClass = schema.gate.status === "passed" ? "status-ok" : "status-failed";
+    parts.push(
+      `<p><strong>Gate:</strong> <span class="status ${gateClass}">${h(schema.gate.status)}</span> — <code>${h(schema.gate.detail)}</code></p>`,
+      `<p>Pending migrations: ${schema.pending.length ? schema.pending.map((tag) => `<code>${h(tag)}</code>`).join(", ") : "none"}</p>`,
+    );
+    parts.push(
+      schema.lint.length
+        ? `<p><strong>Lint</strong> (squawk)</p>\n` +
+            htmlTable(
+              "schema-heading",
+              ["File:line", "Rule", "Message", "Fix"],
+              schema.lint.map((f) => [
+                `<code>${h(`${f.file}:${f.line}`)}</code>`,
+                `<code>${h(f.rule)}</code>` +
+                  (f.destructive ? ` <strong>${h(destructiveNote(f))}</strong>` : ""),
+                h(f.message),
+                h(f.fix),
+              ]),
+            )
+        : `<p><strong>Lint</strong> (squawk): no findings</p>`,
+    );
+    parts.push(
+      schema.diff.length
+        ? `<p><strong>Schema diff</strong> (the migrated branch against main)</p>\n<ul>\n` +
+            schema.diff
+              .map(
+                (c) =>
+                  `<li>${h(changeHead(c))}` +
+                  (changeValues(c) ? `: <code>${h(changeValues(c))}</code>` : "") +
+                  (c.destructive ? ` — <strong>${h(destructiveNote(c))}</strong>` : "") +
+                  "</li>",
+              )
+              .join("\n") +
+            "\n</ul>"
+        : `<p><strong>Schema diff</strong> (the migrated branch against main): no change</p>`,
+    );
+  }
+  if (schema.oldCode) {
+    parts.push(
+      `<p><strong>Old code on the new schema:</strong> ${h(schema.oldCode.status)} — <code>${h(schema.oldCode.detail)}</code>` +
+        (schema.oldCode.version ? ` (<code>${h(schema.oldCode.version)}</code>)` : "") +
+        "</p>",
+    );
+  }
+  return parts.join("\n");
 }
 
 /** Escapes text for an element's content or a double- or single-quoted attribute. */
