@@ -77,6 +77,16 @@ describe("pages and the environment banner", () => {
       webhook: "ok",
     });
   });
+
+  it("with ?schema=1, reads what its pages read (the account page's payments)", async () => {
+    const response = await new Visitor(preview.url).get("/health?schema=1");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      status: "ok",
+      schema: "ok",
+      checks: ["payments of a user (account page)"],
+    });
+  });
 });
 
 describe("sign up, log in, log out (forms without JavaScript)", () => {

@@ -23,11 +23,41 @@ describe("smokeAll", () => {
     const error = await smokeAll(get, URLS, "preview-3").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PipelineError);
     const message = (error as PipelineError).message;
-    expect(message).toContain(`${URLS.auth}/health: status 503`);
+    expect(message).toContain(`${URLS.auth}/health?schema=1: status 503`);
     expect(message).toContain(
-      `${URLS.webhook}/health: serves environment "production", expected "preview-3"`,
+      `${URLS.webhook}/health?schema=1: serves environment "production", expected "preview-3"`,
     );
     expect(message).not.toContain(URLS.web);
+  });
+
+  it("asks each Worker for its schema check, and names the read that failed", async () => {
+    const asked: string[] = [];
+    const get: HealthGetter = async (url) => {
+      asked.push(url);
+      if (!url.includes("auth-worker")) return { status: 200, body: healthy("preview-3") };
+      const failed = {
+        check: "users by email (login)",
+        error: "column users.display_name does not exist (SQLSTATE 42703)",
+      };
+      return {
+        status: 503,
+        body: JSON.stringify({
+          status: "degraded",
+          environment: "preview-3",
+          schema: "failed",
+          failed,
+        }),
+      };
+    };
+    const error = await smokeAll(get, URLS, "preview-3").catch((e: unknown) => e);
+    expect(asked.map((u) => new URL(u).pathname + new URL(u).search)).toEqual([
+      "/health?schema=1",
+      "/health?schema=1",
+      "/health?schema=1",
+    ]);
+    expect((error as PipelineError).message).toBe(
+      `${URLS.auth}/health?schema=1: status 503: the code does not survive the schema: users by email (login) failed: column users.display_name does not exist (SQLSTATE 42703)`,
+    );
   });
 
   it("retries only the failed checks until they pass, within retryForMs", async () => {
@@ -71,7 +101,7 @@ describe("remoteGetter with a connect-to address", () => {
     await smokeAll(get, URLS, "preview-3");
     expect(seen.map((s) => [s.headers.host, s.url]).sort()).toEqual(
       healthUrls(URLS)
-        .map((u) => [new URL(u).host, "/health"])
+        .map((u) => [new URL(u).host, "/health?schema=1"])
         .sort(),
     );
   });

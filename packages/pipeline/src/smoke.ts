@@ -1,5 +1,6 @@
 /**
- * Smoke checks: each Worker's /health, reached the way a browser reaches it: by Host header on
+ * Smoke checks: each Worker's /health?schema=1 (the database, and reads through the Worker's
+ * real query paths: packages/worker-kit/src/schema-check.ts), reached the way a browser reaches it: by Host header on
  * the local host's port (Node's fetch overwrites a Host header, so this uses node:http), or at
  * its deployed URL.
  */
@@ -63,11 +64,25 @@ export async function smokeCheck(
 ): Promise<SmokeResult> {
   try {
     const { status, body } = await get(url);
-    let parsed: { environment?: string; status?: string } = {};
+    let parsed: {
+      environment?: string;
+      status?: string;
+      schema?: string;
+      failed?: { check?: string; error?: string };
+    } = {};
     try {
       parsed = JSON.parse(body) as typeof parsed;
     } catch {
       return { url, ok: false, status, detail: "answered with something that is not JSON" };
+    }
+    if (parsed.schema === "failed") {
+      const { check = "?", error = "?" } = parsed.failed ?? {};
+      return {
+        url,
+        ok: false,
+        status,
+        detail: `status ${status}: the code does not survive the schema: ${check} failed: ${error}`,
+      };
     }
     if (status !== 200)
       return { url, ok: false, status, detail: `status ${status}: ${body.slice(0, 200)}` };
@@ -87,7 +102,10 @@ export async function smokeCheck(
 
 /** The local host: every environment on one port, told apart by the Host header. */
 export function localGetter(port: number): HealthGetter {
-  return (url) => getByHost(port, new URL(url).hostname, new URL(url).pathname);
+  return (url) => {
+    const parsed = new URL(url);
+    return getByHost(port, parsed.hostname, parsed.pathname + parsed.search);
+  };
 }
 
 /**
@@ -108,7 +126,8 @@ export function remoteGetter(connectTo?: string, timeoutMs = 15_000): HealthGett
     const [, host = "", port = ""] = match;
     return (url) => {
       const parsed = new URL(url);
-      return getByHost(Number(port), parsed.host, parsed.pathname, timeoutMs, host, true);
+      const path = parsed.pathname + parsed.search;
+      return getByHost(Number(port), parsed.host, path, timeoutMs, host, true);
     };
   }
   return async (url) => {
@@ -121,9 +140,14 @@ export function remoteGetter(connectTo?: string, timeoutMs = 15_000): HealthGett
   };
 }
 
-/** /health of each of web, auth and webhook. */
+/** The path every smoke check asks: /health with the schema check (its reads, not only a connection). */
+export const SCHEMA_HEALTH_PATH = "/health?schema=1";
+
+/** /health?schema=1 of each of web, auth and webhook. */
 export function healthUrls(urls: { web: string; auth: string; webhook: string }): string[] {
-  return (["web", "auth", "webhook"] as const).map((kind) => new URL("/health", urls[kind]).href);
+  return (["web", "auth", "webhook"] as const).map(
+    (kind) => new URL(SCHEMA_HEALTH_PATH, urls[kind]).href,
+  );
 }
 
 /**

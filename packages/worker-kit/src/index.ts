@@ -6,6 +6,18 @@ import type { Context, ErrorHandler, Handler, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { closeDb, createDb, type Database, sql } from "@codex/database";
 import type { ObservabilityClient } from "@codex/observability";
+import { runSchemaProbes, type SchemaProbe, type SchemaVerdict } from "./schema-check";
+
+export {
+  describeSchemaError,
+  inRolledBackTransaction,
+  NO_SUCH_EMAIL,
+  NO_SUCH_ID,
+  runSchemaProbes,
+  type SchemaProbe,
+  type SchemaVerdict,
+  type Transaction,
+} from "./schema-check";
 
 /** The bindings and variables the shared parts need from a Worker's app. */
 export type WorkerEnv = {
@@ -33,8 +45,15 @@ export function database(): MiddlewareHandler<WorkerEnv> {
   };
 }
 
-/** `/health`: 200 "ok" when the database answers, 503 "degraded" when it does not. */
-export function health(service: string): Handler<WorkerEnv> {
+/**
+ * `/health`: 200 "ok" when the database answers, 503 "degraded" when it does not. With
+ * `?schema=1`, also the Worker's schema probes (its routes' reads, see schema-check.ts): a
+ * failed one answers 503 with `schema: "failed"` and which read failed, and why.
+ */
+export function health(
+  service: string,
+  probes: Readonly<Record<string, SchemaProbe>> = {},
+): Handler<WorkerEnv> {
   return async (c) => {
     let database: "ok" | "unreachable" = "ok";
     try {
@@ -43,14 +62,25 @@ export function health(service: string): Handler<WorkerEnv> {
       c.env.obs.warn("health: database unreachable", { error });
       database = "unreachable";
     }
+    let schema: SchemaVerdict | undefined;
+    if (database === "ok" && c.req.query("schema") !== undefined) {
+      schema = await runSchemaProbes(db(c), probes);
+      if (!schema.ok) c.env.obs.warn("health: schema check failed", { check: schema.check });
+    }
+    const ok = database === "ok" && (schema?.ok ?? true);
     return c.json(
       {
-        status: database === "ok" ? "ok" : "degraded",
+        status: ok ? "ok" : "degraded",
         service,
         environment: c.env.ENVIRONMENT ?? "unknown",
         database,
+        ...(schema
+          ? schema.ok
+            ? { schema: "ok", checks: schema.checks }
+            : { schema: "failed", failed: { check: schema.check, error: schema.error } }
+          : {}),
       },
-      database === "ok" ? 200 : 503,
+      ok ? 200 : 503,
     );
   };
 }

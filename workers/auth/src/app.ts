@@ -3,9 +3,19 @@ import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import { entitlements, eq, sql, users } from "@codex/database";
+import { type Database, entitlements, eq, sql, users } from "@codex/database";
 import { hashPassword, verifyPassword } from "@codex/database/password";
-import { database, db, health, onError, type WorkerEnv } from "@codex/worker-kit";
+import {
+  database,
+  db,
+  health,
+  inRolledBackTransaction,
+  NO_SUCH_EMAIL,
+  onError,
+  type SchemaProbe,
+  type Transaction,
+  type WorkerEnv,
+} from "@codex/worker-kit";
 import type { Bindings } from "./env";
 import { checkLoginRateLimit, recordLoginAttempt } from "./rate-limit";
 import {
@@ -30,7 +40,23 @@ let decoyHash: string | undefined;
 export const app = new Hono<AppEnv>();
 
 app.use(database());
-app.get("/health", health("auth"));
+/**
+ * `/health?schema=1`: the reads of signup, login and /session, through the same functions, with
+ * values that match nothing; signup's inserts in a transaction that is rolled back.
+ */
+export const schemaProbes: Record<string, SchemaProbe> = {
+  "users by email (login)": (database) => userByEmail(database, NO_SUCH_EMAIL),
+  "login_attempts (rate limit)": (database) =>
+    checkLoginRateLimit(database, NO_SUCH_EMAIL, "schema-check"),
+  "sessions by token hash (session)": (database) =>
+    resolveSession(database, "schema-check-token-matching-nothing", "schema-check-secret"),
+  "users and entitlements insert (signup, rolled back)": (database) =>
+    inRolledBackTransaction(database, (tx) =>
+      insertUser(tx, { email: NO_SUCH_EMAIL, passwordHash: "x", displayName: null }),
+    ),
+};
+
+app.get("/health", health("auth", schemaProbes));
 
 const limit = bodyLimit({
   maxSize: MAX_BODY_BYTES,
@@ -46,16 +72,13 @@ app.post("/signup", limit, async (c) => {
   const input = await parseBody(c, signupSchema);
   const passwordHash = await hashPassword(input.password);
   const database = db(c);
-  const user = await database.transaction(async (tx) => {
-    const [created] = await tx
-      .insert(users)
-      .values({ email: input.email, passwordHash, displayName: input.displayName ?? null })
-      .onConflictDoNothing()
-      .returning({ id: users.id, email: users.email, displayName: users.displayName });
-    if (!created) return undefined;
-    await tx.insert(entitlements).values({ userId: created.id, plan: "free", source: "signup" });
-    return created;
-  });
+  const user = await database.transaction((tx) =>
+    insertUser(tx, {
+      email: input.email,
+      passwordHash,
+      displayName: input.displayName ?? null,
+    }),
+  );
   if (!user) {
     return c.json(
       { error: "email_taken", message: "An account with this email already exists." },
@@ -89,10 +112,7 @@ app.post("/login", limit, async (c) => {
       429,
     );
   }
-  const [user] = await database
-    .select()
-    .from(users)
-    .where(eq(sql`lower(${users.email})`, input.email));
+  const user = await userByEmail(database, input.email);
   const ok = user
     ? await verifyPassword(input.password, user.passwordHash)
     : (await verifyPassword(input.password, (decoyHash ??= await hashPassword("decoy-password"))),
@@ -136,6 +156,30 @@ app.notFound((c) =>
 );
 
 app.onError(onError);
+
+/** A new user and their free plan; undefined when the email is taken. */
+async function insertUser(
+  tx: Transaction,
+  values: { email: string; passwordHash: string; displayName: string | null },
+) {
+  const [created] = await tx
+    .insert(users)
+    .values(values)
+    .onConflictDoNothing()
+    .returning({ id: users.id, email: users.email, displayName: users.displayName });
+  if (!created) return undefined;
+  await tx.insert(entitlements).values({ userId: created.id, plan: "free", source: "signup" });
+  return created;
+}
+
+/** The user with this email, in any case (login). */
+async function userByEmail(database: Database, email: string) {
+  const [user] = await database
+    .select()
+    .from(users)
+    .where(eq(sql`lower(${users.email})`, email));
+  return user;
+}
 
 function sessionSecret(c: AppContext): string {
   const secret = c.env.SESSION_SECRET;

@@ -1,10 +1,18 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import Stripe from "stripe";
-import { database, db, health, onError, type WorkerEnv } from "@codex/worker-kit";
+import {
+  database,
+  db,
+  health,
+  inRolledBackTransaction,
+  onError,
+  type SchemaProbe,
+  type WorkerEnv,
+} from "@codex/worker-kit";
 import { configurationProblem } from "./config";
 import type { Bindings } from "./env";
-import { processEvent } from "./events";
+import { HANDLED_EVENT_TYPES, processEvent, schemaCheckEvent } from "./events";
 
 /** Stripe events are a few kilobytes; a megabyte leaves room for large invoices. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -27,7 +35,20 @@ app.use(async (c, next) => {
   return next();
 });
 
-app.get("/health", health("stripe-webhook-handler"));
+/**
+ * `/health?schema=1`: each handled event type through `processEvent` itself (stripe_events,
+ * users, entitlements), matching no user, customer or subscription, in a transaction that is
+ * rolled back: the statements run, nothing is kept.
+ */
+export const schemaProbes: Record<string, SchemaProbe> = Object.fromEntries(
+  HANDLED_EVENT_TYPES.map((type) => [
+    `${type} (rolled back)`,
+    (database: Parameters<SchemaProbe>[0]) =>
+      inRolledBackTransaction(database, (tx) => processEvent(tx, schemaCheckEvent(type))),
+  ]),
+);
+
+app.get("/health", health("stripe-webhook-handler", schemaProbes));
 
 app.post(
   "/webhook",

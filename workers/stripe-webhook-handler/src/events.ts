@@ -19,7 +19,7 @@ export interface ProcessResult {
   detail?: string;
 }
 
-type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
+export type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 interface Effect {
   outcome: Outcome;
   detail: string;
@@ -34,7 +34,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * as its effects: a redelivery finds the row and changes nothing, a concurrent delivery of the
  * same event waits on the primary key and then finds the row, and a failure rolls back both.
  */
-export async function processEvent(db: Database, event: Stripe.Event): Promise<ProcessResult> {
+export async function processEvent(db: Database | Tx, event: Stripe.Event): Promise<ProcessResult> {
   return db.transaction(async (tx) => {
     const [fresh] = await tx
       .insert(stripeEvents)
@@ -184,4 +184,36 @@ async function subscriptionDeleted(tx: Tx, subscription: Stripe.Subscription): P
 function idOf(value: string | { id: string } | null | undefined): string | null {
   if (!value) return null;
   return typeof value === "string" ? value : value.id;
+}
+
+/** The event types the handlers act on, each checked by `/health?schema=1`. */
+export const HANDLED_EVENT_TYPES = [
+  "checkout.session.completed",
+  "invoice.paid",
+  "customer.subscription.deleted",
+] as const;
+
+/**
+ * An event of `type` that reaches the tables its handler uses and matches nothing (no such user,
+ * customer or subscription), for the schema check, which processes it in a transaction that is
+ * rolled back.
+ */
+export function schemaCheckEvent(type: (typeof HANDLED_EVENT_TYPES)[number]): Stripe.Event {
+  const created = Math.floor(Date.now() / 1000);
+  const objects: Record<typeof type, Record<string, unknown>> = {
+    "checkout.session.completed": {
+      id: "cs_codex_schema_check",
+      client_reference_id: "00000000-0000-0000-0000-000000000000",
+      payment_status: "paid",
+    },
+    "invoice.paid": { id: "in_codex_schema_check", customer: "cus_codex_schema_check" },
+    "customer.subscription.deleted": {
+      id: "sub_codex_schema_check",
+      customer: "cus_codex_schema_check",
+      ended_at: created,
+    },
+  };
+  const id = `evt_codex_schema_check_${crypto.randomUUID().replaceAll("-", "")}`;
+  const event = { id, type, created, livemode: false, data: { object: objects[type] } };
+  return event as unknown as Stripe.Event;
 }

@@ -449,7 +449,7 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     const broken = await cloud(["production-deploy"], { stateDir: brokenState });
     cf.breakHealth([]);
     expect(broken.code, explain(broken)).toBe(1);
-    expect(broken.stderr).toMatch(/codex-web-production\.[^ ]*\/health: status 500/);
+    expect(broken.stderr).toMatch(/codex-web-production\.[^ ]*\/health\?schema=1: status 500/);
     expect(broken.stdout).toMatch(/roll back to [0-9a-f.]+/);
     expect(serving()).toEqual(before);
     const summary = JSON.parse(
