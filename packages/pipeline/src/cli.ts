@@ -18,10 +18,14 @@ commands:
   cleanup --pr N | --stale [--older-than 7d] [--include-open]
                           delete a preview (database branch, Workers, state); sweep old ones
                           whose PR is closed or gone (--include-open: open PRs' too)
-  production-deploy [--rebuild]
-                          try migrations on a copy of main, migrate main, deploy, smoke-check
-  rollback [--to VERSION] [--pr N]
-                          serve an earlier version of production (or of a preview) again
+  production-deploy [--rebuild] [--allow-incompatible]
+                          try migrations on a copy of main, and the live release on it
+                          (refused when it breaks; --allow-incompatible goes ahead),
+                          migrate main, deploy, smoke-check
+  rollback [--to VERSION] [--pr N] [--force-schema]
+                          serve an earlier version of production (or of a preview) again;
+                          one whose code does not survive the current schema is refused
+                          unless --force-schema
   test                    lint, types, unit and integration tests, on their own database
   e2e [--pr N | --base-url URL]
                           the Playwright suite, against a fresh stack or an environment
@@ -57,8 +61,17 @@ const COMMANDS: Record<string, Options> = {
     "include-open": { type: "boolean" },
     ...TARGET,
   },
-  "production-deploy": { rebuild: { type: "boolean" }, ...TARGET },
-  rollback: { to: { type: "string" }, pr: { type: "string" }, ...TARGET },
+  "production-deploy": {
+    rebuild: { type: "boolean" },
+    "allow-incompatible": { type: "boolean" },
+    ...TARGET,
+  },
+  rollback: {
+    to: { type: "string" },
+    pr: { type: "string" },
+    "force-schema": { type: "boolean" },
+    ...TARGET,
+  },
   test: {},
   e2e: { pr: { type: "string" }, "base-url": { type: "string" } },
   status: { json: { type: "boolean" }, ...TARGET },
@@ -162,7 +175,14 @@ export async function main(
       case "production-deploy":
         await (
           await import("./commands/production-deploy")
-        ).productionDeploy({ rebuild: flags.rebuild === true, target }, io);
+        ).productionDeploy(
+          {
+            rebuild: flags.rebuild === true,
+            allowIncompatible: flags["allow-incompatible"] === true,
+            target,
+          },
+          io,
+        );
         break;
       case "rollback":
         await (
@@ -171,6 +191,7 @@ export async function main(
           {
             ...(str(flags.to) ? { to: str(flags.to) } : {}),
             ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
+            forceSchema: flags["force-schema"] === true,
             target,
           },
           io,

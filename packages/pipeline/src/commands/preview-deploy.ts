@@ -1,9 +1,11 @@
 import { join } from "node:path";
 import { migrate } from "@codex/database/migrate";
+import { checkLiveRelease } from "./old-code";
 import { deriveStack, loadStack } from "../core/derive";
 import type { Environment } from "../core/environments";
 import { PipelineError } from "../errors";
 import { checkSchema } from "../schema";
+import { pendingMigrations } from "../schema/pending";
 import { REPO_ROOT, withLock } from "../state";
 import type { Summary } from "../core/summary";
 import {
@@ -95,6 +97,13 @@ export async function previewDeploy(
         migratedUrl: branch.directUrl,
         enforce: false,
         summary,
+      });
+      // The PR's migrations (those main lacks) against the code production serves: a verdict
+      // for the reviewer, in the summary and the PR comment; the preview deploys either way.
+      await checkLiveRelease(ctx, summary, {
+        databaseUrl: branch.directUrl,
+        pending: (await pendingMigrations(main.directUrl)).map((m) => m.tag),
+        onFailure: "report",
       });
 
       if (options.skipTests || process.env.CODEX_NESTED_RUN) {

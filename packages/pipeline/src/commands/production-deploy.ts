@@ -5,6 +5,7 @@ import { PipelineError } from "../errors";
 import { checkSchema } from "../schema";
 import { REPO_ROOT, withLock } from "../state";
 import type { Summary } from "../core/summary";
+import { checkLiveRelease } from "./old-code";
 import {
   contextFor,
   finishDeploy,
@@ -15,13 +16,14 @@ import {
 } from "./context";
 
 /**
- * production-deploy: try the pending migrations on a throwaway copy of main, migrate main, deploy
+ * production-deploy: try the pending migrations on a throwaway copy of main, and the release
+ * production serves now on that copy (commands/old-code.ts), migrate main, deploy
  * production, smoke-check it, and on failure put the previous version back and say so. What
  * "previous" is comes from the platform itself before anything changes (on the cloud target,
  * Cloudflare's deployments), so a CI runner that remembers nothing still rolls back.
  */
 export async function productionDeploy(
-  options: { rebuild?: boolean; target?: Target },
+  options: { rebuild?: boolean; target?: Target; allowIncompatible?: boolean },
   io: CommandIO,
 ): Promise<Summary> {
   const environment = PRODUCTION;
@@ -48,30 +50,27 @@ export async function productionDeploy(
         () => database.ensureMain(),
         (m) => (m.created ? "created, migrated and seeded" : "ready"),
       );
-      const scratch = await progress.step(
-        "try the pending migrations on a throwaway copy of main",
-        async () => {
-          const scratch = await database.scratch("migration_check");
-          try {
-            return { ...scratch, migrated: await migrate(scratch.url) };
-          } catch (error) {
-            await scratch.drop();
-            throw new PipelineError(
-              "MIGRATION_FAILED",
-              `a migration fails on a copy of main, so main was not touched: ${(error as Error).message}`,
-              {
-                cause: error,
-                hint: "Fix the migration; production still serves the previous version.",
-              },
-            );
-          }
-        },
-        (m) =>
-          m.migrated.applied.length
-            ? `${m.migrated.applied.length} pending, all apply`
-            : "none pending",
-      );
+      // The copy also serves the old-code check: the live release, tried on the migrated schema.
+      const scratch = await database.scratch("migration_check");
       try {
+        const tried = await progress.step(
+          "try the pending migrations on a throwaway copy of main",
+          async () => {
+            try {
+              return await migrate(scratch.url);
+            } catch (error) {
+              throw new PipelineError(
+                "MIGRATION_FAILED",
+                `a migration fails on a copy of main, so main was not touched: ${(error as Error).message}`,
+                {
+                  cause: error,
+                  hint: "Fix the migration; production still serves the previous version.",
+                },
+              );
+            }
+          },
+          (m) => (m.applied.length ? `${m.applied.length} pending, all apply` : "none pending"),
+        );
         // Lint, schema diff (main against the migrated copy) and the destructive-change gate,
         // which refuses before main is touched.
         await checkSchema(progress, {
@@ -79,6 +78,11 @@ export async function productionDeploy(
           migratedUrl: scratch.url,
           enforce: true,
           summary,
+        });
+        await checkLiveRelease(ctx, summary, {
+          databaseUrl: scratch.url,
+          pending: tried.applied,
+          onFailure: options.allowIncompatible ? "allow" : "refuse",
         });
       } finally {
         await scratch.drop();

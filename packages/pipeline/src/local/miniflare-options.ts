@@ -22,6 +22,12 @@ export interface LiveEnvironment {
   urls: { web: string; auth: string; webhook: string };
 }
 
+/** What a runtime needs of a version: its bundles and assets (not where its configs were read). */
+export interface ServedVersion {
+  workers: readonly Omit<Version["workers"][number], "configPath">[];
+  assetsDir: string;
+}
+
 export function environmentUrl(hostname: string, port: number): string {
   return `http://${hostname}:${port}`;
 }
@@ -54,7 +60,7 @@ export function liveEnvironments(
  * (front.ts) is reached from outside, and it forwards each request with its Host header.
  */
 export function environmentOptions(
-  version: Pick<Version, "workers" | "assetsDir">,
+  version: ServedVersion,
   input: EnvironmentInputs,
 ): MiniflareOptions {
   const workers: WorkerOptions[] = [];
@@ -66,7 +72,7 @@ export function environmentOptions(
 }
 
 function workerOptions(
-  worker: Version["workers"][number],
+  worker: ServedVersion["workers"][number],
   config: WranglerConfig,
   input: EnvironmentInputs,
   version: Pick<Version, "assetsDir">,

@@ -19,6 +19,8 @@ export interface Version {
   createdAt: string;
   /** Hash of the sources and configs it was built from; an unchanged hash reuses the bundles. */
   sourceHash: string;
+  /** How many committed migrations the code was built with (absent in versions from before). */
+  migrations?: number;
   workers: WorkerDeployment[];
   /** The web app's static assets for this version (copied, so later builds cannot change them). */
   assetsDir: string;

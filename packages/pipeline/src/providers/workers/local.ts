@@ -9,7 +9,10 @@ import { join } from "node:path";
 import type { DerivedStack, WorkerKind } from "../../core/derive";
 import { checkEnvironment, localHostnames, type Environment } from "../../core/environments";
 import { PipelineError, userError } from "../../errors";
+import { listMigrations } from "@codex/database/migrate";
 import { buildStack, codeHash, versionHash } from "../../build";
+import type { WranglerConfig } from "../../core/derive";
+import type { ReleaseBundles } from "../../old-code";
 import { reloadHost } from "../../local/host-client";
 import { environmentUrl } from "../../local/miniflare-options";
 import {
@@ -116,6 +119,7 @@ export class LocalWorkerPlatform implements WorkerPlatform {
         id,
         createdAt: new Date().toISOString(),
         sourceHash: hash,
+        migrations: listMigrations().length,
         assetsDir: result.assetsDir,
         workers: result.workers.map((w) => ({ ...w, hostname: hostOf[w.kind] })),
       };
@@ -197,8 +201,29 @@ export class LocalWorkerPlatform implements WorkerPlatform {
     return (await readRegistry(this.paths)).environments[environment.name]?.current;
   }
 
-  async checkRollback(input: Environment, to?: string): Promise<void> {
-    await this.rollbackPlan(checkEnvironment(input), to);
+  /** The version a rollback would serve; refused (a user error) when there is none. */
+  async checkRollback(input: Environment, to?: string): Promise<string> {
+    return (await this.rollbackPlan(checkEnvironment(input), to)).target.id;
+  }
+
+  async release(input: Environment, id?: string): Promise<ReleaseBundles | undefined> {
+    const environment = checkEnvironment(input);
+    const record = (await readRegistry(this.paths)).environments[environment.name];
+    const version = record?.versions.find((v) => v.id === (id ?? record.current));
+    if (!version) return undefined;
+    const configs: Record<string, WranglerConfig> = {};
+    for (const worker of version.workers) {
+      const config = await readJson<WranglerConfig>(worker.configPath);
+      if (config) configs[worker.name] = config;
+    }
+    return {
+      version: version.id,
+      ...(version.migrations === undefined ? {} : { migrations: version.migrations }),
+      workers: version.workers,
+      assetsDir: version.assetsDir,
+      configs,
+      secrets: await this.secrets(environment),
+    };
   }
 
   async rollback(input: Environment, to?: string): Promise<{ from: string; to: string }> {

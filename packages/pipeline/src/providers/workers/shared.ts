@@ -1,5 +1,6 @@
 import type { DerivedStack } from "../../core/derive";
 import type { Environment } from "../../core/environments";
+import type { ReleaseBundles } from "../../old-code";
 
 export interface StackUrls {
   web: string;
@@ -53,7 +54,14 @@ export interface WorkerPlatform {
    * Refuses, changing nothing, a rollback that cannot happen: an environment with nothing
    * deployed, a version that does not exist or is malformed. What it knows only from the
    * platform itself (Cloudflare's deployments, on a fresh runner) is checked by `rollback`.
+   * Gives the version it would serve, when it knows it without asking the platform.
    */
-  checkRollback(environment: Environment, to?: string): Promise<void>;
+  checkRollback(environment: Environment, to?: string): Promise<string | undefined>;
+  /**
+   * The bundles of `version` (what the environment serves now by default), with the configs
+   * and secrets they run with, for the old-code check (old-code.ts) to serve elsewhere;
+   * undefined when nothing is deployed or the platform cannot give them back.
+   */
+  release(environment: Environment, version?: string): Promise<ReleaseBundles | undefined>;
   urls(environment: Environment): StackUrls;
 }

@@ -34,6 +34,7 @@ import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } fro
 import { deleteSecret, listScripts, listSecretNames } from "./api";
 import { checkRollback, liveRelease, rollback, type Platform } from "./rollback";
 import { secretValues, secretsFromEnv, secretsOf, type SecretSource } from "./secrets";
+import type { ReleaseBundles } from "../../../old-code";
 import { StateFile, newReleaseTag, releaseId, type Release, type WorkerRecord } from "./state";
 import {
   NOT_FOUND_CODES,
@@ -506,8 +507,17 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     };
   }
 
-  async checkRollback(environment: Environment, to?: string): Promise<void> {
+  async checkRollback(environment: Environment, to?: string): Promise<undefined> {
     await checkRollback(this.parts(), checkEnvironment(environment), to);
+    return undefined;
+  }
+
+  /**
+   * Not given back yet on this target: the old-code check and rollback's schema check say they
+   * were skipped (fetching a release's modules from the Workers API is still to be done).
+   */
+  async release(): Promise<ReleaseBundles | undefined> {
+    return undefined;
   }
 
   /** What each Worker serves now, from Cloudflare's deployments (not this machine's record). */
