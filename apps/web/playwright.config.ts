@@ -60,7 +60,7 @@ export default defineConfig({
         screen: { width: 390, height: 844 },
         channel: undefined,
       },
-      testMatch: /layout\.spec\.ts/,
+      testMatch: /(layout|visual)\.spec\.ts/,
     },
   ],
 });

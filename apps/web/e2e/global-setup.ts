@@ -3,11 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedServer } from "@codex/database/embedded";
 import { migrate } from "@codex/database/migrate";
+import { seed } from "@codex/database/seed";
 import { ensureStackBuilt, startStack } from "../test/stack";
 
 /**
  * Without E2E_BASE_URL, serve the whole stack (web, auth and webhook Workers in workerd) on a
- * fresh, migrated embedded database, and point the suite at it.
+ * fresh, migrated and seeded embedded database, and point the suite at it.
  */
 export default async function globalSetup(): Promise<(() => Promise<void>) | undefined> {
   if (process.env.E2E_BASE_URL) {
@@ -20,6 +21,8 @@ export default async function globalSetup(): Promise<(() => Promise<void>) | und
   try {
     const databaseUrl = await server.createDatabase("e2e");
     await migrate(databaseUrl);
+    // The demo users, as on main and so on every preview: the visual spec logs in as them.
+    await seed(databaseUrl);
     const environment = process.env.E2E_ENVIRONMENT ?? "preview-1";
     const stack = await startStack({
       databaseUrl,

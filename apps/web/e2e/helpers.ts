@@ -19,11 +19,50 @@ export function unbreakableEmail(label: string): string {
 }
 
 /**
- * A full-page screenshot, attached to the HTML report and also written to
- * <report>/screenshots/<project>-<name>.png, where the pipeline's summary links it.
+ * What differs per environment or per run, and so is kept out of every screenshot, for two shots
+ * of the same page (a preview's and production's) to match pixel for pixel when nothing changed:
+ * - hidden (`display: none`, the layout closes up the same on both sides): the environment banner,
+ *   and the test checkout, which production never offers (it shows why instead);
+ * - invisible (`visibility: hidden`, its room kept): the environment's name in the footer;
+ * - masked (a solid box of the text's size): dates, emails, names, payment references.
+ */
+const STABLE_STYLE = `
+  [data-testid="env-banner"], .test-checkout, .plan-card.featured > p.muted { display: none !important; }
+  .footer code { visibility: hidden !important; }
+  *, *::before, *::after { transition: none !important; animation: none !important; caret-color: transparent !important; }
+`;
+const MASKED = [
+  '[data-testid="account-email"]',
+  '.facts dd:not(:has([data-testid="account-plan"]))',
+  '[data-testid="members-welcome"]',
+  'td[data-label="Date"]',
+  'td[data-label="Reference"]',
+  ".hero strong",
+  "time",
+];
+
+/**
+ * A stable full-page screenshot: fonts loaded (document.fonts.ready), animations and transitions
+ * off, the caret hidden, and what differs per environment or per run hidden or masked.
+ */
+export async function stableScreenshot(page: Page): Promise<Buffer> {
+  await page.evaluate(() => document.fonts.ready.then(() => undefined));
+  return page.screenshot({
+    fullPage: true,
+    animations: "disabled",
+    caret: "hide",
+    style: STABLE_STYLE,
+    mask: MASKED.map((selector) => page.locator(selector)),
+    maskColor: "#888888",
+  });
+}
+
+/**
+ * A full-page screenshot (stable: stableScreenshot), attached to the HTML report and also written
+ * to <report>/screenshots/<project>-<name>.png, where the pipeline's summary links it.
  */
 export async function screenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
-  const body = await page.screenshot({ fullPage: true });
+  const body = await stableScreenshot(page);
   await testInfo.attach(name, { body, contentType: "image/png" });
   const dir = join(process.env.E2E_REPORT_DIR ?? "reports/e2e", "screenshots");
   await mkdir(dir, { recursive: true });

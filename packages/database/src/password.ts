@@ -51,7 +51,8 @@ async function derive(password: string, salt: Uint8Array, iterations: number): P
     ["deriveBits"],
   );
   const bits = await crypto.subtle.deriveBits(
-    { name: "PBKDF2", hash: "SHA-256", salt, iterations },
+    // A copy over its own ArrayBuffer: what WebCrypto's BufferSource type takes under every lib.
+    { name: "PBKDF2", hash: "SHA-256", salt: new Uint8Array(salt), iterations },
     key,
     HASH_BITS,
   );

@@ -1,0 +1,201 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PNG } from "pngjs";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  compareShots,
+  diffImages,
+  NO_BASELINE,
+  parseVisualThreshold,
+  visualFolders,
+} from "./visual";
+
+type Rgb = [number, number, number];
+
+/** A PNG of `width` × `height` in `fill`, with `box` (x, y, w, h) painted `boxColor`. */
+function image(
+  width: number,
+  height: number,
+  fill: Rgb = [240, 240, 240],
+  box?: { x: number; y: number; w: number; h: number; color: Rgb },
+): Buffer {
+  const png = new PNG({ width, height });
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const inBox = box && x >= box.x && x < box.x + box.w && y >= box.y && y < box.y + box.h;
+      const [r, g, b] = inBox ? box.color : fill;
+      png.data.set([r, g, b, 255], (y * width + x) * 4);
+    }
+  }
+  return PNG.sync.write(png);
+}
+
+/** The pure red pixels of a diff image, as their bounding box and count. */
+function redPixels(png: Buffer) {
+  const { width, height, data } = PNG.sync.read(png);
+  let count = 0;
+  const box = { left: width, top: height, right: -1, bottom: -1 };
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      if (data[i] === 255 && data[i + 1] === 0 && data[i + 2] === 0) {
+        count++;
+        box.left = Math.min(box.left, x);
+        box.top = Math.min(box.top, y);
+        box.right = Math.max(box.right, x);
+        box.bottom = Math.max(box.bottom, y);
+      }
+    }
+  }
+  return { count, box };
+}
+
+describe("diffImages", () => {
+  it("finds nothing between two identical images", () => {
+    const result = diffImages(image(40, 30), image(40, 30));
+    expect(result).toMatchObject({ width: 40, height: 30, changedPixels: 0, ratio: 0 });
+    expect(redPixels(result.png).count).toBe(0);
+  });
+
+  it("counts the changed pixels and paints exactly them red", () => {
+    const before = image(100, 50, [240, 240, 240], {
+      x: 10,
+      y: 5,
+      w: 20,
+      h: 10,
+      color: [0, 0, 200],
+    });
+    const after = image(100, 50, [240, 240, 240], {
+      x: 10,
+      y: 5,
+      w: 20,
+      h: 10,
+      color: [200, 0, 0],
+    });
+    const result = diffImages(before, after);
+    expect(result.changedPixels).toBe(200);
+    expect(result.ratio).toBeCloseTo(200 / 5000, 10);
+    expect(redPixels(result.png)).toEqual({
+      count: 200,
+      box: { left: 10, top: 5, right: 29, bottom: 14 },
+    });
+  });
+
+  it("pads the smaller image to the larger and counts the padding as changed", () => {
+    // The preview is 10 px taller: a page that grew. Those 10 rows are all changed.
+    const result = diffImages(image(20, 30), image(20, 40));
+    expect(result).toMatchObject({ width: 20, height: 40, changedPixels: 200 });
+    expect(result.ratio).toBeCloseTo(200 / 800, 10);
+    expect(redPixels(result.png).box).toEqual({ left: 0, top: 30, right: 19, bottom: 39 });
+    // Wider and shorter: the extra columns of the shared rows, and the extra rows.
+    const wide = diffImages(image(30, 20), image(20, 25));
+    expect(wide).toMatchObject({ width: 30, height: 25, changedPixels: 30 * 25 - 20 * 20 });
+  });
+
+  it("names the side whose file is not a PNG", () => {
+    expect(() => diffImages(Buffer.from("not a png"), image(2, 2))).toThrow(
+      /the production image is not a readable PNG/,
+    );
+  });
+});
+
+describe("parseVisualThreshold", () => {
+  it("reads a ratio and refuses anything else with the flag's name", () => {
+    expect(parseVisualThreshold("0.001")).toBe(0.001);
+    expect(parseVisualThreshold("0")).toBe(0);
+    for (const bad of ["1", "-0.1", "10%", "", "abc"]) {
+      expect(() => parseVisualThreshold(bad)).toThrow(/--visual-threshold must be a ratio/);
+    }
+  });
+});
+
+describe("compareShots", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "codex-visual-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function put(side: string, name: string, png: Buffer) {
+    await mkdir(join(dir, "e2e", "visual", side, "desktop"), { recursive: true });
+    await writeFile(join(dir, "e2e", "visual", side, "desktop", `${name}.png`), png);
+  }
+
+  it("pairs pages by name: changed, unchanged, added and removed, with paths relative to the summary", async () => {
+    const folders = visualFolders(dir);
+    await put("production", "home", image(50, 50));
+    await put("preview", "home", image(50, 50));
+    await put("production", "pricing", image(50, 50));
+    await put(
+      "preview",
+      "pricing",
+      image(50, 50, [240, 240, 240], { x: 0, y: 0, w: 5, h: 5, color: [0, 0, 0] }),
+    );
+    await put("preview", "new-page", image(10, 10));
+    await put("production", "old-page", image(10, 10));
+    // One changed pixel in 2,500 (0.04%): under the 0.1% threshold.
+    await put("production", "login", image(50, 50));
+    await put(
+      "preview",
+      "login",
+      image(50, 50, [240, 240, 240], { x: 3, y: 3, w: 1, h: 1, color: [0, 0, 0] }),
+    );
+
+    const report = await compareShots({
+      folders,
+      baseline: "v7",
+      threshold: 0.001,
+      relativeTo: dir,
+    });
+    expect(report.baseline).toBe("v7");
+    expect(report.pages.map((p) => [p.viewport, p.page, p.status])).toEqual([
+      ["desktop", "pricing", "changed"],
+      ["desktop", "new-page", "added"],
+      ["desktop", "old-page", "removed"],
+      // Unchanged pages too are sorted by ratio, largest first.
+      ["desktop", "login", "unchanged"],
+      ["desktop", "home", "unchanged"],
+    ]);
+    const pricing = report.pages[0];
+    expect(pricing).toEqual({
+      page: "pricing",
+      viewport: "desktop",
+      status: "changed",
+      ratio: 25 / 2500,
+      preview: "e2e/visual/preview/desktop/pricing.png",
+      production: "e2e/visual/production/desktop/pricing.png",
+      diff: "e2e/visual/diff/desktop/pricing.png",
+    });
+    expect(redPixels(await readFile(join(dir, pricing!.diff!))).count).toBe(25);
+    expect(report.pages[1]).toEqual({
+      page: "new-page",
+      viewport: "desktop",
+      status: "added",
+      preview: "e2e/visual/preview/desktop/new-page.png",
+    });
+    expect(report.pages[3]?.ratio).toBeCloseTo(1 / 2500, 10);
+    expect(report.pages[4]?.ratio).toBe(0);
+  });
+
+  it("without a baseline, lists every page as added, whatever the production folder holds", async () => {
+    await put("production", "home", image(5, 5));
+    await put("preview", "home", image(5, 5));
+    const report = await compareShots({
+      folders: visualFolders(dir),
+      baseline: NO_BASELINE,
+      threshold: 0.001,
+      relativeTo: dir,
+    });
+    expect(report.pages).toEqual([
+      {
+        page: "home",
+        viewport: "desktop",
+        status: "added",
+        preview: "e2e/visual/preview/desktop/home.png",
+      },
+    ]);
+  });
+});

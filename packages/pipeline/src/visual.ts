@@ -1,0 +1,179 @@
+/**
+ * The visual diff: the preview's stable screenshots (the e2e visual spec's
+ * `<viewport>/<page>.png`) against production's, shot fresh by the same spec at the same
+ * viewports, compared pixel by pixel with pixelmatch. Under an environment's `e2e/visual/`:
+ * `preview/`, `production/` and `diff/`, each `<viewport>/<page>.png`.
+ */
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import pixelmatch from "pixelmatch";
+import { PNG } from "pngjs";
+import { userError } from "./errors";
+import type { VisualPage, VisualReport } from "./core/summary";
+
+/** Changed pixels over all pixels above which a page counts as changed: 0.1%. */
+export const DEFAULT_VISUAL_THRESHOLD = 0.001;
+
+/** The baseline when production is not live: every page is then "added". */
+export const NO_BASELINE = "none yet";
+
+/** The pure red pixelmatch paints changed pixels with (and this module paints padding with). */
+export const DIFF_COLOR: [number, number, number] = [255, 0, 0];
+
+export interface ImageDiff {
+  width: number;
+  height: number;
+  /** Pixels that differ, the padding of a smaller image included. */
+  changedPixels: number;
+  /** changedPixels over width × height. */
+  ratio: number;
+  /** The diff image (PNG): production faded to grey, changed pixels in red. */
+  png: Buffer;
+}
+
+/** Parses a `--visual-threshold` value: a ratio from 0 to 1 ("0.001" is 0.1%). */
+export function parseVisualThreshold(text: string): number {
+  const value = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!(value >= 0 && value < 1)) {
+    throw userError(
+      "INVALID_ARGUMENT",
+      `--visual-threshold must be a ratio from 0 to below 1, such as 0.001 for 0.1% (got "${text}")`,
+    );
+  }
+  return value;
+}
+
+function decode(png: Buffer, what: string): PNG {
+  try {
+    return PNG.sync.read(png);
+  } catch (error) {
+    throw new Error(`${what} is not a readable PNG: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Compares two PNGs. Images of different sizes are compared on the part they share, and the
+ * rest of the larger one (the padding of the smaller) counts as changed, in red on the diff.
+ * `colorThreshold` is pixelmatch's own per-pixel colour tolerance (0..1, 0.1 by default).
+ */
+export function diffImages(
+  baseline: Buffer,
+  candidate: Buffer,
+  options: { colorThreshold?: number } = {},
+): ImageDiff {
+  const a = decode(baseline, "the production image");
+  const b = decode(candidate, "the preview image");
+  const width = Math.max(a.width, b.width);
+  const height = Math.max(a.height, b.height);
+  const shared = { width: Math.min(a.width, b.width), height: Math.min(a.height, b.height) };
+  const crop = (image: PNG): Buffer => {
+    if (image.width === shared.width && image.height === shared.height) return image.data;
+    const out = new PNG(shared);
+    PNG.bitblt(image, out, 0, 0, shared.width, shared.height, 0, 0);
+    return out.data;
+  };
+  const sharedDiff = new PNG(shared);
+  let changedPixels = pixelmatch(crop(a), crop(b), sharedDiff.data, shared.width, shared.height, {
+    threshold: options.colorThreshold ?? 0.1,
+    diffColor: DIFF_COLOR,
+  });
+  const diff = new PNG({ width, height });
+  PNG.bitblt(sharedDiff, diff, 0, 0, shared.width, shared.height, 0, 0);
+  for (let y = 0; y < height; y++) {
+    for (let x = y < shared.height ? shared.width : 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      diff.data[i] = DIFF_COLOR[0];
+      diff.data[i + 1] = DIFF_COLOR[1];
+      diff.data[i + 2] = DIFF_COLOR[2];
+      diff.data[i + 3] = 255;
+      changedPixels++;
+    }
+  }
+  return {
+    width,
+    height,
+    changedPixels,
+    ratio: width * height ? changedPixels / (width * height) : 0,
+    png: PNG.sync.write(diff),
+  };
+}
+
+/** The `<viewport>/<page>.png` files under `dir`, as "viewport/page" keys; none when it is missing. */
+async function shots(dir: string): Promise<Set<string>> {
+  const found = new Set<string>();
+  const viewports = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const viewport of viewports.filter((d) => d.isDirectory())) {
+    for (const file of await readdir(join(dir, viewport.name))) {
+      if (file.endsWith(".png")) found.add(`${viewport.name}/${file.slice(0, -4)}`);
+    }
+  }
+  return found;
+}
+
+export interface VisualFolders {
+  /** `<viewport>/<page>.png` of the preview. */
+  preview: string;
+  /** `<viewport>/<page>.png` of production; missing when there is no baseline. */
+  production: string;
+  /** Where the diff images go, by the same names. */
+  diff: string;
+}
+
+/** The three folders under an environment's state folder. */
+export function visualFolders(envDir: string): VisualFolders {
+  const root = join(envDir, "e2e", "visual");
+  return {
+    preview: join(root, "preview"),
+    production: join(root, "production"),
+    diff: join(root, "diff"),
+  };
+}
+
+/**
+ * Pairs the preview's pages with production's by name and compares each pair; a page on one side
+ * only is "added" or "removed". Paths in the report are relative to `relativeTo` (the summary's
+ * folder). Pages are sorted: changed first (largest ratio first), then added, removed, unchanged.
+ */
+export async function compareShots(options: {
+  folders: VisualFolders;
+  baseline: string;
+  threshold: number;
+  relativeTo: string;
+}): Promise<VisualReport> {
+  const { folders, threshold, relativeTo } = options;
+  const preview = await shots(folders.preview);
+  const production =
+    options.baseline === NO_BASELINE ? new Set<string>() : await shots(folders.production);
+  const rel = (dir: string, key: string) => relative(relativeTo, join(dir, `${key}.png`));
+  const pages: VisualPage[] = [];
+  for (const key of [...new Set([...preview, ...production])].sort()) {
+    const [viewport = "", page = ""] = key.split("/");
+    if (!production.has(key)) {
+      pages.push({ page, viewport, status: "added", preview: rel(folders.preview, key) });
+      continue;
+    }
+    if (!preview.has(key)) {
+      pages.push({ page, viewport, status: "removed", production: rel(folders.production, key) });
+      continue;
+    }
+    const result = diffImages(
+      await readFile(join(folders.production, `${key}.png`)),
+      await readFile(join(folders.preview, `${key}.png`)),
+    );
+    const diffFile = join(folders.diff, `${key}.png`);
+    await mkdir(dirname(diffFile), { recursive: true });
+    await writeFile(diffFile, result.png);
+    pages.push({
+      page,
+      viewport,
+      status: result.ratio > threshold ? "changed" : "unchanged",
+      ratio: result.ratio,
+      preview: rel(folders.preview, key),
+      production: rel(folders.production, key),
+      diff: rel(folders.diff, key),
+    });
+  }
+  const order = { changed: 0, added: 1, removed: 2, unchanged: 3 };
+  pages.sort((x, y) => order[x.status] - order[y.status] || (y.ratio ?? 0) - (x.ratio ?? 0));
+  return { baseline: options.baseline, threshold, pages };
+}
