@@ -9,12 +9,17 @@ import type { CommandIO } from "./commands/context";
 import { previewEnvironment } from "./core/environments";
 import { PipelineError, userError } from "./errors";
 import { killTracked } from "./exec";
+import { parseVisualThreshold } from "./visual";
 
 const USAGE = `usage: codex-pipeline <command> [flags]
 
 commands:
   preview-deploy --pr N [--skip-tests] [--reset] [--e2e] [--rebuild]
-                          an isolated copy of the whole stack for PR N, at http://pr-N.localhost:8787
+                 [--e2e-spec FILTER] [--visual-threshold RATIO]
+                          an isolated copy of the whole stack for PR N, at http://pr-N.localhost:8787;
+                          --e2e also shoots production and compares every page (changed above
+                          RATIO of its pixels, default 0.001); --e2e-spec runs only the spec
+                          files matching FILTER ("visual")
   cleanup --pr N | --stale [--older-than 7d] [--include-open]
                           delete a preview (database branch, Workers, state); sweep old ones
                           whose PR is closed or gone (--include-open: open PRs' too)
@@ -52,6 +57,8 @@ const COMMANDS: Record<string, Options> = {
     "skip-tests": { type: "boolean" },
     reset: { type: "boolean" },
     e2e: { type: "boolean" },
+    "e2e-spec": { type: "string" },
+    "visual-threshold": { type: "string" },
     ...TARGET,
   },
   cleanup: {
@@ -152,6 +159,10 @@ export async function main(
             reset: flags.reset === true,
             e2e: flags.e2e === true,
             rebuild: flags.rebuild === true,
+            ...(str(flags["e2e-spec"]) !== undefined ? { e2eSpec: str(flags["e2e-spec"]) } : {}),
+            ...(str(flags["visual-threshold"]) !== undefined
+              ? { visualThreshold: parseVisualThreshold(str(flags["visual-threshold"]) ?? "") }
+              : {}),
             target,
           },
           io,

@@ -30,6 +30,16 @@ export async function assertChromium(): Promise<string> {
   }
 }
 
+/** An `--e2e-spec` value: part of a spec file's name, nothing Playwright could take for a flag. */
+export function checkSpecFilter(spec: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(spec))
+    throw userError(
+      "INVALID_ARGUMENT",
+      `--e2e-spec must be part of a spec file's name, such as "visual" (got "${spec}")`,
+    );
+  return spec;
+}
+
 interface PlaywrightJson {
   stats: { expected: number; unexpected: number; skipped: number; flaky: number; duration: number };
 }
@@ -48,7 +58,15 @@ export function e2eSummary(dir: string, result: E2eResult): NonNullable<Summary[
 
 /** Runs the Playwright suite against `baseUrl` (or, without one, a fresh stack it serves itself). */
 export async function runPlaywright(
-  options: { baseUrl?: string; environment?: string; reportDir: string },
+  options: {
+    baseUrl?: string;
+    environment?: string;
+    reportDir: string;
+    /** Only the spec files whose path matches this (Playwright's file filter): "visual". */
+    spec?: string;
+    /** Where the visual spec writes `<viewport>/<page>.png` (default: <reportDir>/visual). */
+    visualDir?: string;
+  },
   io: CommandIO,
 ): Promise<E2eResult> {
   const started = Date.now();
@@ -56,7 +74,11 @@ export async function runPlaywright(
   if (options.baseUrl) env.E2E_BASE_URL = options.baseUrl;
   else delete env.E2E_BASE_URL;
   if (options.environment) env.E2E_ENVIRONMENT = options.environment;
-  const { code } = await run("pnpm", ["--filter", "@codex/web", "exec", "playwright", "test"], {
+  if (options.visualDir) env.E2E_VISUAL_DIR = options.visualDir;
+  else delete env.E2E_VISUAL_DIR;
+  const args = ["--filter", "@codex/web", "exec", "playwright", "test"];
+  if (options.spec !== undefined) args.push(checkSpecFilter(options.spec));
+  const { code } = await run("pnpm", args, {
     cwd: REPO_ROOT,
     env,
     onLine: (line) => {

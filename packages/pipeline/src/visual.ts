@@ -4,12 +4,14 @@
  * viewports, compared pixel by pixel with pixelmatch. Under an environment's `e2e/visual/`:
  * `preview/`, `production/` and `diff/`, each `<viewport>/<page>.png`.
  */
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import pixelmatch from "pixelmatch";
 import { PNG } from "pngjs";
+import { formatRatio } from "./core/format";
 import { userError } from "./errors";
 import type { VisualPage, VisualReport } from "./core/summary";
+import type { DeployedEnvironment } from "./providers/workers/shared";
 
 /** Changed pixels over all pixels above which a page counts as changed: 0.1%. */
 export const DEFAULT_VISUAL_THRESHOLD = 0.001;
@@ -176,4 +178,64 @@ export async function compareShots(options: {
   const order = { changed: 0, added: 1, removed: 2, unchanged: 3 };
   pages.sort((x, y) => order[x.status] - order[y.status] || (y.ratio ?? 0) - (x.ratio ?? 0));
   return { baseline: options.baseline, threshold, pages };
+}
+
+/** Forgets the previous run's shots and diffs, so that a page gone from the suite is not kept. */
+export async function clearShots(envDir: string): Promise<void> {
+  await rm(join(envDir, "e2e", "visual"), { recursive: true, force: true });
+}
+
+/**
+ * The baseline: production's live release at the time of the run, shot fresh by the visual spec
+ * (same viewports, same stable rendering), then compared with the preview's shots, which the e2e
+ * run has just written to `folders.preview`. Without a live production, every page is "added".
+ */
+export async function compareWithProduction(options: {
+  envDir: string;
+  /** Production as the Worker platform lists it, when it is deployed. */
+  production: DeployedEnvironment | undefined;
+  threshold: number;
+  /** Runs the visual spec against `baseUrl`, writing its shots to `visualDir`. */
+  shoot: (run: {
+    baseUrl: string;
+    visualDir: string;
+    reportDir: string;
+  }) => Promise<{ failed: number }>;
+}): Promise<VisualReport | undefined> {
+  const folders = visualFolders(options.envDir);
+  // The e2e run did not include the visual spec (--e2e-spec): nothing to compare.
+  if ((await shots(folders.preview)).size === 0) return undefined;
+  const { production } = options;
+  let baseline = NO_BASELINE;
+  if (production?.version) {
+    const shot = await options.shoot({
+      baseUrl: production.urls.web,
+      visualDir: folders.production,
+      reportDir: join(options.envDir, "e2e", "visual", "production-run"),
+    });
+    if (shot.failed) {
+      throw new Error(
+        `the visual spec failed against production (${production.urls.web}): see ${join(options.envDir, "e2e", "visual", "production-run", "html", "index.html")}`,
+      );
+    }
+    baseline = production.version;
+  }
+  return compareShots({
+    folders,
+    baseline,
+    threshold: options.threshold,
+    relativeTo: options.envDir,
+  });
+}
+
+/** One line for the step and the console: "1 changed, 21 unchanged (against v3, threshold 0.1%)". */
+export function visualVerdict(report: VisualReport | undefined): string {
+  if (!report) return "no preview shots (the visual spec did not run)";
+  const counts = (["changed", "added", "removed", "unchanged"] as const)
+    .map((status) => [status, report.pages.filter((p) => p.status === status).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`);
+  const against =
+    report.baseline === NO_BASELINE ? "no production yet" : `against production ${report.baseline}`;
+  return `${counts.join(", ") || "no pages"} (${against}, threshold ${formatRatio(report.threshold)})`;
 }

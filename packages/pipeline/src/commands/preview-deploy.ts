@@ -17,7 +17,14 @@ import {
   type LocalTarget,
   type Target,
 } from "./context";
-import { assertChromium, e2eSummary, runPlaywright } from "../playwright";
+import { assertChromium, checkSpecFilter, e2eSummary, runPlaywright } from "../playwright";
+import {
+  clearShots,
+  compareWithProduction,
+  DEFAULT_VISUAL_THRESHOLD,
+  visualFolders,
+  visualVerdict,
+} from "../visual";
 import {
   applyEndpoint,
   planEndpoint,
@@ -33,6 +40,10 @@ export interface PreviewDeployOptions {
   reset?: boolean;
   /** Also run the Playwright suite against the new environment, with screenshots in the summary. */
   e2e?: boolean;
+  /** Only the Playwright spec files matching this ("visual"); all of them by default. */
+  e2eSpec?: string;
+  /** The changed-pixel ratio above which a page counts as changed (DEFAULT_VISUAL_THRESHOLD). */
+  visualThreshold?: number;
   /** Build new bundles even when nothing changed (a new version). */
   rebuild?: boolean;
   target?: Target;
@@ -50,6 +61,7 @@ export async function previewDeploy(
 ): Promise<Summary> {
   // Validate everything before anything is created.
   const { environment } = options;
+  if (options.e2eSpec !== undefined) checkSpecFilter(options.e2eSpec);
   const stack = deriveStack(loadStack(REPO_ROOT), environment);
   const ctx = contextFor(options.target ?? "local", io, options.local, environment.kind);
   const { progress } = ctx;
@@ -166,13 +178,39 @@ export async function previewDeploy(
       summary.status = "deployed";
       if (options.e2e) {
         await assertChromium();
-        const reportDir = join(ctx.paths.env(environment.name), "e2e");
+        const envDir = ctx.paths.env(environment.name);
+        const reportDir = join(envDir, "e2e");
+        const spec = options.e2eSpec !== undefined ? { spec: options.e2eSpec } : {};
+        await clearShots(envDir);
         const result = await progress.step(
           "e2e against the preview",
-          () => runPlaywright({ baseUrl: urls.web, environment: environment.name, reportDir }, io),
+          () =>
+            runPlaywright(
+              {
+                baseUrl: urls.web,
+                environment: environment.name,
+                reportDir,
+                visualDir: visualFolders(envDir).preview,
+                ...spec,
+              },
+              io,
+            ),
           (r) => `${r.passed} passed, ${r.failed} failed`,
         );
-        summary.e2e = e2eSummary(ctx.paths.env(environment.name), result);
+        summary.e2e = e2eSummary(envDir, result);
+        const visual = await progress.step(
+          "shoot production and compare the pages",
+          async () =>
+            compareWithProduction({
+              envDir,
+              production: (await ctx.workers.list()).find((e) => e.name === "production"),
+              threshold: options.visualThreshold ?? DEFAULT_VISUAL_THRESHOLD,
+              shoot: (run) =>
+                runPlaywright({ ...run, environment: "production", spec: "visual" }, io),
+            }),
+          visualVerdict,
+        );
+        if (visual) summary.visual = visual;
         if (result.failed)
           throw new PipelineError(
             "TESTS_FAILED",

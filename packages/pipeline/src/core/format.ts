@@ -12,3 +12,11 @@ export function formatDuration(ms: number): string {
   if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
+
+/** A ratio as a percentage that keeps small values readable: 0.001 → "0.1%", 0.00004 → "0.004%". */
+export function formatRatio(ratio: number): string {
+  const percent = ratio * 100;
+  if (percent === 0) return "0%";
+  if (percent >= 10) return `${percent.toFixed(0)}%`;
+  return `${Number(percent.toPrecision(2))}%`;
+}

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { formatTestCounts, renderHtml, renderMarkdown } from "./render";
-import { type Summary } from "../../core/summary";
+import {
+  formatTestCounts,
+  renderHtml,
+  renderMarkdown,
+  renderVisualHtml,
+  renderVisualMarkdown,
+} from "./render";
+import { type Summary, type VisualReport } from "../../core/summary";
 import { SUMMARY_MARKER } from "./shared";
 
 // Built by concatenation so that no scanner mistakes the fixtures for real credentials.
@@ -616,3 +622,122 @@ function luminance(hex: string): number {
   }) as [number, number, number];
   return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }
+
+describe("the visual section", () => {
+  const v = (status: string, viewport: string, page: string) =>
+    `e2e/visual/${status}/${viewport}/${page}.png`;
+  const visual: VisualReport = {
+    baseline: "v7",
+    threshold: 0.001,
+    pages: [
+      {
+        page: "pricing",
+        viewport: "desktop",
+        status: "changed",
+        ratio: 0.0123,
+        preview: v("preview", "desktop", "pricing"),
+        production: v("production", "desktop", "pricing"),
+        diff: v("diff", "desktop", "pricing"),
+      },
+      {
+        page: "welcome",
+        viewport: "phone",
+        status: "added",
+        preview: v("preview", "phone", "welcome"),
+      },
+      {
+        page: "old",
+        viewport: "desktop",
+        status: "removed",
+        production: v("production", "desktop", "old"),
+      },
+      {
+        page: "home",
+        viewport: "desktop",
+        status: "unchanged",
+        ratio: 0,
+        preview: v("preview", "desktop", "home"),
+        production: v("production", "desktop", "home"),
+        diff: v("diff", "desktop", "home"),
+      },
+      {
+        page: "login",
+        viewport: "phone",
+        status: "unchanged",
+        ratio: 0.00002,
+        preview: v("preview", "phone", "login"),
+        production: v("production", "phone", "login"),
+        diff: v("diff", "phone", "login"),
+      },
+    ],
+  };
+
+  it("is a compact Markdown table of what changed, and one line for the unchanged pages", () => {
+    expect(mdSection(renderMarkdown(summary({ visual })), "Visual changes")).toBe(
+      [
+        "1 changed, 1 added, 1 removed, 2 unchanged. Compared with production v7 (shot during this run); a page changed when over 0.1% of its pixels differ.",
+        "",
+        "| Page | Viewport | Status | Changed | Images |",
+        "| --- | --- | --- | --- | --- |",
+        "| pricing | desktop | changed | 1.2% | [preview](e2e/visual/preview/desktop/pricing.png) · [production](e2e/visual/production/desktop/pricing.png) · [diff](e2e/visual/diff/desktop/pricing.png) |",
+        "| welcome | phone | added | – | [preview](e2e/visual/preview/phone/welcome.png) |",
+        "| old | desktop | removed | – | [production](e2e/visual/production/desktop/old.png) |",
+        "",
+        "**Unchanged:** home (desktop), login (phone)",
+      ].join("\n"),
+    );
+  });
+
+  it("takes the image links from imageHref (the cloud comment's published URLs)", () => {
+    const markdown = renderVisualMarkdown(visual, {
+      imageHref: (path) => `https://example.test/r/${path}`,
+    });
+    expect(markdown).toContain(
+      "[diff](https://example.test/r/e2e/visual/diff/desktop/pricing.png)",
+    );
+    expect(markdown).not.toContain("](e2e/");
+  });
+
+  it("says when there was no production to compare with", () => {
+    const none: VisualReport = {
+      baseline: "none yet",
+      threshold: 0.001,
+      pages: [visual.pages[1]!],
+    };
+    expect(renderVisualMarkdown(none)).toContain(
+      "1 added. No production release to compare with yet: every page is new.",
+    );
+  });
+
+  it("shows each changed page side by side with a switch between preview and production (golden)", async () => {
+    const html = renderVisualHtml(visual);
+    await expect(html).toMatchFileSnapshot("./golden/visual-section.html");
+    // Three images side by side, and the same three one at a time, switched by radio buttons.
+    const pricing =
+      /<article class="visual-page" aria-labelledby="visual-0-heading">[\s\S]*?<\/article>/.exec(
+        html,
+      )?.[0] ?? "";
+    expect(pricing.match(/<img /g)).toHaveLength(6);
+    expect(pricing.match(/type="radio"/g)).toHaveLength(4);
+    expect(pricing).toContain("1.2% of its pixels");
+    // The unchanged pages get one line and no image.
+    expect(html).toContain("<strong>Unchanged:</strong> home (desktop), login (phone)</p>");
+    expect(html).not.toContain("home.png");
+    // In the whole page: the section after the tests, and still no script.
+    const page = renderHtml(summary({ visual }));
+    expect(htmlSection(page, "visual")).toContain('class="visual-view visual-side"');
+    expect(page).not.toMatch(/<script/i);
+  });
+
+  it("escapes page names and encodes image paths", () => {
+    const odd: VisualReport = {
+      baseline: "v1",
+      threshold: 0.001,
+      pages: [{ page: '<b>"x"', viewport: "desktop", status: "added", preview: "a b/<x>.png" }],
+    };
+    const html = renderVisualHtml(odd);
+    expect(html).toContain("&lt;b&gt;&quot;x&quot;");
+    expect(html).toContain('src="a%20b/%3Cx%3E.png"');
+    expect(html).not.toContain("<b>");
+  });
+});

@@ -6,7 +6,7 @@
  * Every string of the summary is scrubbed before it is formatted, so a secret is removed while it
  * is still whole (escaping or URL encoding would otherwise hide it from the scrubber).
  */
-import { formatDuration } from "../../core/format";
+import { formatDuration, formatRatio } from "../../core/format";
 import { createScrubber, scrubDeep } from "../../core/scrub";
 import {
   type SchemaChange,
@@ -15,6 +15,8 @@ import {
   type StepStatus,
   type Summary,
   type TestResult,
+  type VisualPage,
+  type VisualReport,
 } from "../../core/summary";
 import { SUMMARY_MARKER } from "./shared";
 
@@ -267,6 +269,7 @@ export function renderMarkdown(summary: Summary, options: RenderOptions = {}): s
   } else {
     blocks.push("**End-to-end:** Not run");
   }
+  if (s.visual) blocks.push(renderVisualMarkdown(s.visual));
 
   const time = formatTime(s.updatedAt);
   blocks.push([`Updated ${mdText(time.text)}`, ...footerParts(s).map(mdText)].join(" · "));
@@ -407,6 +410,23 @@ function longestRun(text: string, char: string): number {
 // ---------------------------------------------------------------------------------------------
 // HTML
 
+// Radio buttons switch the views without a script (the page's policy allows none): side by side,
+// then preview and production on the same spot (flip between them to see the change), then the diff.
+const VISUAL_STYLE = `
+.visual-page { border: 1px solid #d1d9e0; border-radius: 6px; padding: 0.5rem 1rem 1rem; margin: 1rem 0; }
+.visual-page h3 { font-size: 1rem; margin: 0.5rem 0; }
+.visual-modes { display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; margin: 0.5rem 0; }
+.visual-modes label { cursor: pointer; }
+.visual-view { display: none; }
+.visual-side { grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 0.75rem; }
+.visual-side figure { margin: 0; }
+.mode-side:checked ~ .visual-side { display: grid; }
+.mode-preview:checked ~ .visual-preview, .mode-production:checked ~ .visual-production, .mode-diff:checked ~ .visual-diff { display: block; }
+.visual-page input:focus-visible + label { outline: 2px solid #0969da; outline-offset: 2px; }
+.status-changed { color: #cf222e; }
+.status-added, .status-removed { color: #9a6700; }
+`.trim();
+
 // Every text colour is at least 4.5:1 (WCAG AA) against both backgrounds, #ffffff and #f6f8fa.
 const STYLE = `
 :root { color-scheme: light; }
@@ -431,6 +451,7 @@ a:focus-visible { outline: 2px solid #0969da; outline-offset: 2px; }
 figure { margin: 1rem 0; }
 img { max-width: 100%; height: auto; border: 1px solid #d1d9e0; }
 footer { margin-top: 2rem; font-size: 0.875rem; }
+${VISUAL_STYLE}
 `.trim();
 
 // Nothing may load from elsewhere: only the inline style and images beside the file (or from the
@@ -554,6 +575,7 @@ export function renderHtml(summary: Summary, options: RenderOptions = {}): strin
     testsLines.push(`<p><strong>End-to-end:</strong> Not run</p>`);
   }
   body.push(section("tests", "Tests", testsLines.join("\n")));
+  if (s.visual) body.push(renderVisualHtml(s.visual));
 
   const time = formatTime(s.updatedAt);
   const timeHtml = time.datetime
@@ -669,4 +691,128 @@ function htmlTable(
 function htmlUrl(url: string): string {
   const href = webHref(url);
   return href ? `<a href="${h(href)}">${h(url.trim())}</a>` : `<code>${h(url)}</code>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The visual comparison with production (summary.visual)
+
+export interface VisualRenderOptions {
+  /** The link target of an image path of the report (relative to the summary's folder). */
+  imageHref?: (path: string) => string;
+}
+
+const pageLabel = (page: VisualPage) => `${page.page} (${page.viewport})`;
+
+function visualCounts(visual: VisualReport): string {
+  const parts = (["changed", "added", "removed", "unchanged"] as const)
+    .map((status) => [status, visual.pages.filter((p) => p.status === status).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`);
+  return parts.join(", ") || "no pages";
+}
+
+function baselineText(visual: VisualReport): string {
+  return visual.baseline === "none yet"
+    ? "No production release to compare with yet: every page is new."
+    : `Compared with production ${visual.baseline} (shot during this run); a page changed when over ${formatRatio(visual.threshold)} of its pixels differ.`;
+}
+
+/**
+ * The visual section of the Markdown summary: a compact table of the pages that changed, were
+ * added or removed, with links to their images, and the unchanged pages on one line.
+ */
+export function renderVisualMarkdown(
+  visual: VisualReport,
+  options: VisualRenderOptions = {},
+): string {
+  const href = options.imageHref ?? fileHref;
+  const link = (text: string, path: string | undefined) =>
+    path ? `[${text}](${mdDestination(href(path))})` : "";
+  const lines = [
+    "### Visual changes",
+    `${mdText(visualCounts(visual))}. ${mdText(baselineText(visual))}`,
+  ];
+  const listed = visual.pages.filter((p) => p.status !== "unchanged");
+  if (listed.length > 0) {
+    lines.push(
+      mdTable(
+        ["Page", "Viewport", "Status", "Changed", "Images"],
+        listed.map((p) => [
+          mdText(p.page),
+          mdText(p.viewport),
+          mdText(p.status),
+          p.ratio === undefined ? "–" : formatRatio(p.ratio),
+          [link("preview", p.preview), link("production", p.production), link("diff", p.diff)]
+            .filter(Boolean)
+            .join(" · "),
+        ]),
+      ),
+    );
+  }
+  const unchanged = visual.pages.filter((p) => p.status === "unchanged");
+  if (unchanged.length > 0) {
+    lines.push(`**Unchanged:** ${unchanged.map((p) => mdText(pageLabel(p))).join(", ")}`);
+  }
+  return lines.join("\n\n");
+}
+
+function visualImage(path: string, alt: string, href: (path: string) => string): string {
+  const src = h(href(path));
+  return `<a href="${src}"><img src="${src}" alt="${h(alt)}" loading="lazy"></a>`;
+}
+
+function visualPageHtml(page: VisualPage, index: number, href: (path: string) => string): string {
+  const label = pageLabel(page);
+  const ratio = page.ratio === undefined ? "" : `, ${formatRatio(page.ratio)} of its pixels`;
+  const heading = `<h3>${h(label)}: <span class="status status-${h(page.status)}">${h(page.status)}</span>${h(ratio)}</h3>`;
+  if (page.status !== "changed" || !page.preview || !page.production || !page.diff) {
+    const only = page.preview ?? page.production;
+    const side = page.preview ? "preview" : "production";
+    return `<article class="visual-page">${heading}${only ? `<figure>${visualImage(only, `${label} on the ${side}`, href)}<figcaption>${h(side)}</figcaption></figure>` : ""}</article>`;
+  }
+  const name = `visual-${index}`;
+  const modes = [
+    ["side", "Side by side"],
+    ["preview", "Preview"],
+    ["production", "Production"],
+    ["diff", "Diff"],
+  ] as const;
+  const figure = (path: string, caption: string) =>
+    `<figure>${visualImage(path, `${label}, ${caption}`, href)}<figcaption>${h(caption)}</figcaption></figure>`;
+  return [
+    `<article class="visual-page" aria-labelledby="${name}-heading">`,
+    heading.replace("<h3>", `<h3 id="${name}-heading">`),
+    `<div class="visual-modes" role="radiogroup" aria-label="${h(`How to show ${label}`)}">`,
+    // The inputs come before the views: the CSS shows the view of the checked one (~).
+    ...modes.map(
+      ([mode, text], i) =>
+        `<input type="radio" class="mode-${mode}" name="${name}" id="${name}-${mode}"${i === 0 ? " checked" : ""}><label for="${name}-${mode}">${h(text)}</label>`,
+    ),
+    `<div class="visual-view visual-side">${figure(page.preview, "preview")}${figure(page.production, "production")}${figure(page.diff, "diff: changed pixels in red")}</div>`,
+    `<div class="visual-view visual-preview">${figure(page.preview, "preview")}</div>`,
+    `<div class="visual-view visual-production">${figure(page.production, "production")}</div>`,
+    `<div class="visual-view visual-diff">${figure(page.diff, "diff: changed pixels in red")}</div>`,
+    `</div>`,
+    `</article>`,
+  ].join("\n");
+}
+
+/**
+ * The visual section of the HTML summary: per changed page, the preview, production and diff
+ * images side by side, with a switch to flip between preview and production on the same spot;
+ * added and removed pages with their one image; unchanged pages on one line.
+ */
+export function renderVisualHtml(visual: VisualReport, options: VisualRenderOptions = {}): string {
+  const href = options.imageHref ?? fileHref;
+  const parts = [`<p><strong>${h(visualCounts(visual))}.</strong> ${h(baselineText(visual))}</p>`];
+  visual.pages.forEach((page, index) => {
+    if (page.status !== "unchanged") parts.push(visualPageHtml(page, index, href));
+  });
+  const unchanged = visual.pages.filter((p) => p.status === "unchanged");
+  if (unchanged.length > 0) {
+    parts.push(
+      `<p class="visual-unchanged"><strong>Unchanged:</strong> ${unchanged.map((p) => h(pageLabel(p))).join(", ")}</p>`,
+    );
+  }
+  return section("visual", "Visual changes", parts.join("\n"));
 }
