@@ -1,5 +1,9 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Summary } from "../core/summary";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeFrontServer, hostnameOf, startFrontServer, unknownHostPage } from "./front";
 import type { LiveEnvironment } from "./miniflare-options";
@@ -194,5 +198,152 @@ describe("the front server", () => {
         routes: { target: () => undefined, live: () => [] },
       }),
     ).rejects.toThrow(`the local host cannot listen on 127.0.0.1:${frontPort}: listen EADDRINUSE`);
+  });
+});
+
+describe("the dashboard at codex.localhost", () => {
+  let state: string;
+  let front: Server;
+  let port: number;
+  const PNG_BYTES = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const envDir = (name: string) => join(state, "envs", name);
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    send(port, `codex.localhost:${port}`, { path, headers });
+
+  beforeAll(async () => {
+    state = await mkdtemp(join(tmpdir(), "codex-dashboard-"));
+    const dir = envDir("preview-1");
+    await mkdir(join(dir, "e2e", "visual", "diff", "desktop"), { recursive: true });
+    await mkdir(join(dir, "e2e", "visual", "preview", "desktop"), { recursive: true });
+    const summary: Summary = {
+      environment: "preview-1",
+      target: "local",
+      status: "deployed",
+      urls: LIVE[0]!.urls,
+      database: null,
+      version: "v3",
+      steps: [],
+      e2e: {
+        passed: 6,
+        failed: 0,
+        skipped: 0,
+        durationMs: 1,
+        reportDir: "e2e/html/index.html",
+        screenshots: [],
+      },
+      visual: {
+        baseline: "v2",
+        threshold: 0.001,
+        pages: [
+          {
+            page: "pricing",
+            viewport: "desktop",
+            status: "changed",
+            ratio: 0.012,
+            preview: "e2e/visual/preview/desktop/pricing.png",
+            production: "e2e/visual/production/desktop/pricing.png",
+            diff: "e2e/visual/diff/desktop/pricing.png",
+          },
+          { page: "home", viewport: "desktop", status: "unchanged", ratio: 0 },
+        ],
+      },
+      updatedAt: "2026-12-06T23:00:00.000Z",
+    };
+    await writeFile(join(dir, "summary.json"), JSON.stringify(summary));
+    await writeFile(join(dir, "summary.html"), "<!doctype html><title>summary</title>");
+    await writeFile(join(dir, "secrets.json"), JSON.stringify({ SESSION_SECRET: "not served" }));
+    await writeFile(join(dir, "e2e", "visual", "diff", "desktop", "pricing.png"), PNG_BYTES);
+    await writeFile(join(state, "outside.txt"), "outside the environment's folder");
+    // A link inside the e2e folder that leads out of it.
+    await symlink(join(state, "outside.txt"), join(dir, "e2e", "escape.txt"));
+    await symlink(join(dir, "secrets.json"), join(dir, "e2e", "secrets-link.json"));
+    front = await startFrontServer({
+      host: "127.0.0.1",
+      port: 0,
+      routes: { target: () => undefined, live: () => LIVE, envDir },
+    });
+    port = (front.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await closeFrontServer(front);
+    await rm(state, { recursive: true, force: true });
+  });
+
+  it("lists each live environment with its URLs, version, last summary and visual verdict", async () => {
+    const res = await get("/", { accept: "text/html" });
+    expect(res.status).toBe(200);
+    expect(res.headers["content-type"]).toBe("text/html; charset=utf-8");
+    expect(res.body).toContain('<a href="http://pr-1.localhost:8787">preview-1</a>');
+    expect(res.body).toContain("<code>v3</code>");
+    expect(res.body).toContain('<a href="/envs/preview-1/summary.html">summary.html</a>');
+    expect(res.body).toContain('<span class="changed">1 changed</span>, 1 unchanged');
+    expect(res.body).toContain("against production v2");
+    expect(res.body).toContain('href="/envs/preview-1/e2e/visual/diff/desktop/pricing.png"');
+    expect(res.body).toContain("6 passed, 0 failed");
+  });
+
+  it("answers JSON to who asks for it", async () => {
+    const res = await get("/", { accept: "application/json" });
+    expect(res.headers["content-type"]).toBe("application/json");
+    const body = JSON.parse(res.body) as { environments: { name: string; visual: unknown }[] };
+    expect(body.environments).toMatchObject([
+      {
+        name: "preview-1",
+        version: "v3",
+        status: "deployed",
+        summary: { html: "/envs/preview-1/summary.html" },
+        visual: { baseline: "v2", changed: 1, unchanged: 1 },
+      },
+    ]);
+  });
+
+  it("serves an environment's summary and e2e files from its state folder", async () => {
+    const html = await get("/envs/preview-1/summary.html");
+    expect(html.status).toBe(200);
+    expect(html.headers["content-type"]).toBe("text/html; charset=utf-8");
+    expect(html.body).toContain("<title>summary</title>");
+    const png = await get("/envs/preview-1/e2e/visual/diff/desktop/pricing.png");
+    expect(png.status).toBe(200);
+    expect(png.headers["content-type"]).toBe("image/png");
+    expect(png.headers["x-content-type-options"]).toBe("nosniff");
+  });
+
+  it.each([
+    "/envs/preview-1/secrets.json",
+    "/envs/preview-1/summary.json",
+    "/envs/preview-1/../../outside.txt",
+    "/envs/preview-1/e2e/../secrets.json",
+    "/envs/preview-1/e2e/%2e%2e/secrets.json",
+    "/envs/preview-1/e2e%2F..%2Fsecrets.json",
+    "/envs/..%2F..%2Fetc/passwd",
+    "/envs/%2e%2e/outside.txt",
+    "/envs/preview-1/e2e/escape.txt",
+    "/envs/preview-1/e2e/secrets-link.json",
+    "/envs/preview-1/e2e/missing.png",
+    "/envs/preview-1/%E0%A4%A.png",
+    "/etc/passwd",
+  ])(
+    "refuses %s with a 404 (no way out of the environment's summaries and e2e folder)",
+    async (path) => {
+      const res = await get(path);
+      expect(res.status).toBe(404);
+      expect(res.body).not.toContain("not served");
+      expect(res.body).not.toContain("outside the environment");
+    },
+  );
+
+  it("refuses anything but GET and HEAD", async () => {
+    const res = await send(port, `codex.localhost:${port}`, { method: "POST", path: "/" });
+    expect(res.status).toBe(405);
+  });
+
+  it("points any unknown host to the dashboard", async () => {
+    const res = await send(port, `nowhere.localhost:${port}`, { headers: { accept: "text/html" } });
+    expect(res.status).toBe(404);
+    expect(res.body).toContain(`<a href="http://codex.localhost:${port}/">`);
+    const json = await send(port, `nowhere.localhost:${port}`, {
+      headers: { accept: "application/json" },
+    });
+    expect(JSON.parse(json.body)).toMatchObject({ dashboard: `http://codex.localhost:${port}/` });
   });
 });

@@ -2,13 +2,15 @@
  * The front server: the one port (CODEX_PORT) every environment is reached on. It reads the
  * hostname in the Host header and forwards the request, Host header and all, to the loopback
  * port of that environment's own Miniflare; Miniflare then routes among the environment's
- * Workers by the same header. A hostname no live environment claims gets a 404 page listing the
- * live ones.
+ * Workers by the same header. The dashboard's host (codex.localhost, local/dashboard.ts) gets
+ * the dashboard; any other hostname no live environment claims gets a 404 page listing the live
+ * ones and pointing to the dashboard.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { createProxyServer } from "http-proxy-3";
 import { PipelineError } from "../errors";
+import { DASHBOARD_HOSTNAME, dashboardUrl, serveDashboard } from "./dashboard";
 import type { LiveEnvironment } from "./miniflare-options";
 
 export interface FrontRoutes {
@@ -19,8 +21,10 @@ export interface FrontRoutes {
   target(hostname: string): { environment: string; port: number; release?: () => void } | undefined;
   /** The environment's runtime could not be reached (it may have died). */
   unavailable?(environment: string): void;
-  /** The environments the 404 page lists. */
+  /** The environments the 404 page and the dashboard list. */
   live(): LiveEnvironment[];
+  /** An environment's state folder, whose summaries the dashboard serves; no dashboard without. */
+  envDir?: (name: string) => string;
 }
 
 /** The hostname a Host header names, lower-cased and without its port ("" when unreadable). */
@@ -43,11 +47,17 @@ export function unknownHostPage(
   host: string,
   accept: string,
   live: LiveEnvironment[],
+  dashboard?: string,
 ): { contentType: string; body: string } {
   if (accept.includes("application/json")) {
     return {
       contentType: "application/json",
-      body: JSON.stringify({ error: "unknown_host", host, environments: live }),
+      body: JSON.stringify({
+        error: "unknown_host",
+        host,
+        environments: live,
+        ...(dashboard ? { dashboard } : {}),
+      }),
     };
   }
   const rows = live
@@ -62,6 +72,9 @@ export function unknownHostPage(
     (live.length
       ? `<p>Live environments:</p><ul>${rows}</ul>`
       : "<p>No environment is live. Run <code>pnpm preview-deploy --pr 1</code>.</p>") +
+    (dashboard
+      ? `<p>Every environment, its last summary and its screenshots: <a href="${escape(dashboard)}">${escape(dashboard)}</a></p>`
+      : "") +
     "</body></html>";
   return { contentType: "text/html; charset=utf-8", body };
 }
@@ -104,6 +117,13 @@ export async function startFrontServer(options: {
   };
 
   const server = createServer((request, response) => {
+    const { envDir } = routes;
+    if (envDir && hostnameOf(request.headers.host) === DASHBOARD_HOSTNAME) {
+      serveDashboard(request, response, { live: routes.live(), envDir }).catch((error: unknown) =>
+        reply(response, 500, "application/json", JSON.stringify({ error: String(error) })),
+      );
+      return;
+    }
     const route = forward(request);
     if (!route) {
       const host = request.headers.host ?? "";
@@ -111,6 +131,9 @@ export async function startFrontServer(options: {
         hostnameOf(host) ? new URL(`http://${host}`).host : host,
         request.headers.accept ?? "",
         routes.live(),
+        envDir
+          ? dashboardUrl((server.address() as AddressInfo | null)?.port ?? options.port)
+          : undefined,
       );
       return reply(response, 404, page.contentType, page.body);
     }

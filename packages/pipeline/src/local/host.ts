@@ -221,6 +221,7 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
       target: (hostname) => runtimes.target(hostname),
       unavailable: (environment) => void runtimes.suspect(environment),
       live: () => live,
+      envDir: (name) => paths.env(name),
     },
   });
   runtimes.watch();
