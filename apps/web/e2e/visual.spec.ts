@@ -70,6 +70,9 @@ test.describe("visual", () => {
     test(`pages as ${who === "anonymous" ? "a visitor" : `the ${who} demo user`}`, async ({
       page,
     }, testInfo) => {
+      // The suite's 30 s for each page and for the login: full-page shots of a tall phone page
+      // take seconds on a busy machine.
+      test.setTimeout(30_000 * (pages.length + 1));
       if (who !== "anonymous") await logIn(page, demo(who).email);
       for (const [name, path] of pages) await shoot(page, testInfo.project.name, name, path);
     });

@@ -18,3 +18,6 @@ export { killTracked, run } from "./exec";
 export { stopHost } from "./local/host-client";
 export { descendants, isAlive } from "./local/processes";
 export { REPO_ROOT, statePaths, withLock } from "./state";
+export { compareShots, visualFolders } from "./visual";
+export { renderVisualMarkdown } from "./providers/review/render";
+export type { Summary } from "./core/summary";
