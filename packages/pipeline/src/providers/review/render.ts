@@ -417,7 +417,8 @@ const VISUAL_STYLE = `
 .visual-page h3 { font-size: 1rem; margin: 0.5rem 0; }
 .visual-modes { display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; margin: 0.5rem 0; }
 .visual-modes label { cursor: pointer; }
-.visual-view { display: none; }
+.visual-view { display: none; flex: 1 0 100%; }
+.visual-single img { max-width: 20rem; }
 .visual-side { grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 0.75rem; }
 .visual-side figure { margin: 0; }
 .mode-side:checked ~ .visual-side { display: grid; }
@@ -768,7 +769,7 @@ function visualPageHtml(page: VisualPage, index: number, href: (path: string) =>
   if (page.status !== "changed" || !page.preview || !page.production || !page.diff) {
     const only = page.preview ?? page.production;
     const side = page.preview ? "preview" : "production";
-    return `<article class="visual-page">${heading}${only ? `<figure>${visualImage(only, `${label} on the ${side}`, href)}<figcaption>${h(side)}</figcaption></figure>` : ""}</article>`;
+    return `<article class="visual-page visual-single">${heading}${only ? `<figure>${visualImage(only, `${label} on the ${side}`, href)}<figcaption>${h(side)}</figcaption></figure>` : ""}</article>`;
   }
   const name = `visual-${index}`;
   const modes = [
