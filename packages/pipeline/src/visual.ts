@@ -11,7 +11,9 @@ import { PNG } from "pngjs";
 import { formatRatio } from "./core/format";
 import { userError } from "./errors";
 import type { VisualPage, VisualReport } from "./core/summary";
-import type { DeployedEnvironment } from "./providers/workers/shared";
+import type { CommandIO } from "./commands/context";
+import { runPlaywright } from "./playwright";
+import type { DeployedEnvironment, WorkerPlatform } from "./providers/workers/shared";
 
 /** Changed pixels over all pixels above which a page counts as changed: 0.1%. */
 export const DEFAULT_VISUAL_THRESHOLD = 0.001;
@@ -238,4 +240,24 @@ export function visualVerdict(report: VisualReport | undefined): string {
   const against =
     report.baseline === NO_BASELINE ? "no production yet" : `against production ${report.baseline}`;
   return `${counts.join(", ") || "no pages"} (${against}, threshold ${formatRatio(report.threshold)})`;
+}
+
+/**
+ * The comparison as the commands run it: production as `workers` lists it, shot by the visual spec
+ * through the same Playwright set-up as the suite (its output on `io`).
+ */
+export async function compareWithLiveProduction(options: {
+  envDir: string;
+  workers: WorkerPlatform;
+  threshold?: number;
+  io: CommandIO;
+}): Promise<VisualReport | undefined> {
+  const production = (await options.workers.list()).find((e) => e.name === "production");
+  return compareWithProduction({
+    envDir: options.envDir,
+    production,
+    threshold: options.threshold ?? DEFAULT_VISUAL_THRESHOLD,
+    shoot: (run) =>
+      runPlaywright({ ...run, environment: "production", spec: "visual" }, options.io),
+  });
 }

@@ -10,6 +10,7 @@ import { previewEnvironment } from "../core/environments";
 import { PipelineError, userError } from "../errors";
 import { readJson, REPO_ROOT } from "../state";
 import { formatDuration } from "../core/format";
+import { clearShots, compareWithLiveProduction, visualFolders, visualVerdict } from "../visual";
 import type { Summary } from "../core/summary";
 import { localContext, type CommandIO, type LocalTarget } from "./context";
 
@@ -75,6 +76,7 @@ export async function e2e(
     await ctx.database(); // the local host must be up to serve it
     baseUrl = deployed.urls.web;
     reportDir = join(ctx.paths.env(environment.name), "e2e");
+    await clearShots(ctx.paths.env(environment.name));
   }
   const result = await progress.step(
     `e2e against ${baseUrl ?? "a fresh local stack"}`,
@@ -86,16 +88,28 @@ export async function e2e(
             ? { environment: environment?.name ?? environmentName }
             : {}),
           reportDir,
+          ...(environment
+            ? { visualDir: visualFolders(ctx.paths.env(environment.name)).preview }
+            : {}),
         },
         io,
       ),
     (r) => `${r.passed} passed, ${r.failed} failed`,
   );
   if (environment) {
-    const summaryFile = join(ctx.paths.env(environment.name), "summary.json");
+    const envDir = ctx.paths.env(environment.name);
+    // The same comparison with production as preview-deploy --e2e makes.
+    const visual = await progress.step(
+      "shoot production and compare the pages",
+      () => compareWithLiveProduction({ envDir, workers: ctx.workers, io }),
+      visualVerdict,
+    );
+    const summaryFile = join(envDir, "summary.json");
     const summary = await readJson<Summary>(summaryFile);
     if (summary) {
-      summary.e2e = e2eSummary(ctx.paths.env(environment.name), result);
+      summary.e2e = e2eSummary(envDir, result);
+      if (visual) summary.visual = visual;
+      else delete summary.visual;
       summary.updatedAt = new Date().toISOString();
       await ctx.publish(summary);
     }

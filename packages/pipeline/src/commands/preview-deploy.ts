@@ -18,13 +18,7 @@ import {
   type Target,
 } from "./context";
 import { assertChromium, checkSpecFilter, e2eSummary, runPlaywright } from "../playwright";
-import {
-  clearShots,
-  compareWithProduction,
-  DEFAULT_VISUAL_THRESHOLD,
-  visualFolders,
-  visualVerdict,
-} from "../visual";
+import { clearShots, compareWithLiveProduction, visualFolders, visualVerdict } from "../visual";
 import {
   applyEndpoint,
   planEndpoint,
@@ -200,13 +194,14 @@ export async function previewDeploy(
         summary.e2e = e2eSummary(envDir, result);
         const visual = await progress.step(
           "shoot production and compare the pages",
-          async () =>
-            compareWithProduction({
+          () =>
+            compareWithLiveProduction({
               envDir,
-              production: (await ctx.workers.list()).find((e) => e.name === "production"),
-              threshold: options.visualThreshold ?? DEFAULT_VISUAL_THRESHOLD,
-              shoot: (run) =>
-                runPlaywright({ ...run, environment: "production", spec: "visual" }, io),
+              workers: ctx.workers,
+              ...(options.visualThreshold !== undefined
+                ? { threshold: options.visualThreshold }
+                : {}),
+              io,
             }),
           visualVerdict,
         );
