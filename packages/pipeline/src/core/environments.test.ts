@@ -10,10 +10,12 @@ import {
   environmentFromDatabase,
   environmentFromFlags,
   environmentFromHostname,
+  environmentFromReportWorker,
   environmentFromWorker,
   localHostnames,
   parseEnvironment,
   previewEnvironment,
+  reportWorkerName,
   showInput,
   workerName,
   type Environment,
@@ -273,6 +275,29 @@ describe("names read back", () => {
     "auth-worker-staging-2",
   ])("does not claim the Worker %j", (name) => {
     expect(environmentFromWorker(name, bases)).toBeUndefined();
+  });
+});
+
+describe("report Worker names", () => {
+  it("names a preview's report Worker within Cloudflare's limit, and reads it back", () => {
+    expect(reportWorkerName(preview7)).toBe("codex-report-preview-7");
+    const longest = reportWorkerName(previewEnvironment(MAX_PR));
+    expect(longest).toBe(`codex-report-preview-${MAX_PR}`);
+    expect(longest.length).toBeLessThanOrEqual(WORKER_NAME_MAX);
+    for (const env of [production, staging, preview7, previewEnvironment(MAX_PR)]) {
+      expect(environmentFromReportWorker(reportWorkerName(env))).toEqual(env);
+    }
+  });
+
+  it.each([
+    "codex-report",
+    "codex-report-preview-0",
+    "codex-report-preview-07",
+    "codex-web-preview-7",
+    "codex-reports-preview-7",
+    "codex-report-pr-7",
+  ])("does not claim %j", (name) => {
+    expect(environmentFromReportWorker(name)).toBeUndefined();
   });
 });
 

@@ -172,6 +172,22 @@ export function environmentFromWorker(
   return undefined;
 }
 
+/**
+ * The base name of the static-assets-only Worker that publishes an environment's e2e folder (the
+ * Playwright report, screenshots and visual comparison images) on the cloud target.
+ */
+export const REPORT_WORKER_BASE = "codex-report";
+
+/** The report Worker of `env`: `codex-report-preview-<N>` (31 characters at most). */
+export function reportWorkerName(env: Environment): string {
+  return workerName(REPORT_WORKER_BASE, env);
+}
+
+/** The environment whose report Worker is `name` (reportWorkerName's inverse), or undefined. */
+export function environmentFromReportWorker(name: string): Environment | undefined {
+  return environmentFromWorker(name, [REPORT_WORKER_BASE]);
+}
+
 /** "main" for production, "staging", or `<prefix><N>` for preview N: environmentAfter's inverse. */
 function labelOf(env: Environment, prefix: string): string {
   const checked = checkEnvironment(env);
