@@ -19,12 +19,7 @@ export function createScrubber(
   secrets: readonly string[],
   patterns: readonly RegExp[] = [],
 ): (text: string) => string {
-  const needles = new Set<string>();
-  for (const secret of [...secrets, ...secrets.map(passwordOf)]) {
-    if (secret.trim() === "") continue;
-    needles.add(secret);
-    needles.add(encodeURIComponentSafe(secret));
-  }
+  const needles = new Set(secretForms(secrets));
   // Longest first, so a secret that contains another is replaced whole. One alternation means
   // one pass: a short secret cannot match inside a "[REDACTED]" that an earlier one left.
   const pattern =
@@ -42,6 +37,21 @@ export function createScrubber(
     for (const shape of patterns) out = out.replace(shape, REDACTED);
     return out.replace(URL_CREDENTIALS, `$1${REDACTED}@`);
   };
+}
+
+/**
+ * Every form in which a secret can appear and must be found: each value, a URL's password on its
+ * own, and both URL-encoded. What the scrubber replaces, and what the report Worker refuses to
+ * publish (providers/workers/cloudflare/report.ts).
+ */
+export function secretForms(secrets: readonly string[]): string[] {
+  const forms = new Set<string>();
+  for (const secret of [...secrets, ...secrets.map(passwordOf)]) {
+    if (secret.trim() === "") continue;
+    forms.add(secret);
+    forms.add(encodeURIComponentSafe(secret));
+  }
+  return [...forms];
 }
 
 /** One-off form of {@link createScrubber}. */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -312,6 +312,64 @@ describe("CloudflareWorkerPlatform with real wrangler against a recording stub",
   );
 
   it(
+    "publishes the e2e folder as an assets-only report Worker with no bindings and no secrets",
+    async () => {
+      const e2e = join(dir, "e2e");
+      const png = randomBytes(64); // any bytes: images are uploaded as they are
+      const files: Record<string, string | Buffer> = {
+        "html/index.html": "<!doctype html><title>Playwright report</title>",
+        "screenshots/home.png": png,
+        "visual/preview/pricing-desktop.png": png,
+        "visual/production/pricing-desktop.png": randomBytes(64),
+        "visual/diff/pricing-desktop.png": randomBytes(64),
+        "html/data/trace.zip": randomBytes(32),
+      };
+      for (const [file, content] of Object.entries(files)) {
+        await mkdir(dirname(join(e2e, file)), { recursive: true });
+        await writeFile(join(e2e, file), content);
+      }
+      const report = "codex-report-preview-7";
+
+      const published = await platform.publishReport(environment, e2e, [DATABASE_URL]);
+      expect(published.url).toBe(`https://${report}.${stub.subdomain}.workers.dev`);
+      expect(published.skipped.map((s) => s.file)).toEqual(["html/data/trace.zip"]);
+      const script = stub.scripts.get(report);
+      expect(script?.metadata.main_module).toBeUndefined();
+      expect(script?.metadata.bindings ?? []).toEqual([]);
+      expect(script?.secrets).toEqual({});
+      expect(script?.subdomain.enabled).toBe(true);
+      const assets = stub.assetsOf(report);
+      expect([...(assets?.keys() ?? [])].sort()).toEqual([
+        "/e2e/html/index.html",
+        "/e2e/screenshots/home.png",
+        "/e2e/visual/diff/pricing-desktop.png",
+        "/e2e/visual/preview/pricing-desktop.png",
+        "/e2e/visual/production/pricing-desktop.png",
+        "/index.html",
+      ]);
+      expect(assets?.get("/e2e/visual/preview/pricing-desktop.png")?.equals(png)).toBe(true);
+      for (const [path, bytes] of assets ?? []) {
+        expect(leaks(bytes.toString("latin1")), path).toEqual([]);
+      }
+      expectNoLeaks();
+
+      // A file holding a secret (here the branch's password) is refused, and nothing is uploaded.
+      await writeFile(join(e2e, "html", "leak.txt"), `connect with ${PASSWORD}`);
+      const before = stub.requests.length;
+      const refused = await platform.publishReport(environment, e2e, [DATABASE_URL]).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(PipelineError);
+      expect((refused as Error).message).toContain("html/leak.txt holds a secret value");
+      expect((refused as Error).message).not.toContain(PASSWORD);
+      expect(stub.requests.slice(before)).toEqual([]);
+      await rm(join(e2e, "html", "leak.txt"));
+    },
+    WRANGLER_TIMEOUT,
+  );
+
+  it(
     "deletes exactly the preview's Workers, and a second delete is a no-op",
     async () => {
       stub.seed("auth-worker-production");
@@ -320,6 +378,7 @@ describe("CloudflareWorkerPlatform with real wrangler against a recording stub",
       expect(await platform.delete(environment)).toBe(true);
       const deletes = stub.requests.slice(before).filter((r) => r.method === "DELETE");
       expect(deletes.map((r) => [r.path.split("/").at(-1), r.query.force, r.status])).toEqual([
+        ["codex-report-preview-7", "true", 200],
         ["codex-web-preview-7", "true", 200],
         ["stripe-webhook-handler-preview-7", "true", 200],
         ["auth-worker-preview-7", "true", 200],
@@ -331,7 +390,7 @@ describe("CloudflareWorkerPlatform with real wrangler against a recording stub",
       const again = stub.requests.length;
       expect(await platform.delete(environment)).toBe(false);
       const second = stub.requests.slice(again).filter((r) => r.method === "DELETE");
-      expect(second.map((r) => r.status)).toEqual([404, 404, 404]);
+      expect(second.map((r) => r.status)).toEqual([404, 404, 404, 404]);
       expect([...stub.scripts.keys()]).toEqual(["auth-worker-production"]);
     },
     WRANGLER_TIMEOUT,

@@ -76,6 +76,8 @@ export interface StubScript {
   modules: Record<string, StubModule>;
   /** Secret values by name: what the Worker would see. */
   secrets: Record<string, string>;
+  /** The static assets of the latest upload that had any: path ("/index.html") -> content hash. */
+  assets?: Record<string, string>;
   versions: StubVersion[];
   /** Newest first, as the API lists them. */
   deployments: StubDeployment[];
@@ -107,6 +109,11 @@ export interface CloudflareStub {
   seed(name: string): StubScript;
   /** The secret values version `versionId` of Worker `name` holds (what a rollback brings back). */
   secretsOf(name: string, versionId: string): Record<string, string> | undefined;
+  /**
+   * The static assets Worker `name` serves, path -> the bytes uploaded for it; undefined when it
+   * has none. Cloudflare stores assets by content hash, so this is what the account holds.
+   */
+  assetsOf(name: string): Map<string, Buffer> | undefined;
   /** Makes the named Workers' workers.dev /health answer 500, as a broken deploy would. */
   breakHealth(names: readonly string[]): void;
   close(): Promise<void>;
@@ -236,8 +243,14 @@ export async function startCloudflareStub(
   const failures: { matcher: RequestMatcher; status: number | "hang"; left: number }[] = [];
   // Static assets are content-addressed per account: a hash uploaded once is never asked again.
   const assetHashes = new Set<string>();
+  // The bytes of each uploaded asset, by hash (decoded from base64 when `?base64=true`).
+  const assetContents = new Map<string, Buffer>();
   const uploadSessions = new Map<string, Set<string>>();
   const completionTokens = new Set<string>();
+  // The manifest (path -> hash) each upload session, then its completion token, stands for:
+  // "Upload the assets ... Then the completion token is used in the Worker's metadata"
+  // (https://developers.cloudflare.com/workers/static-assets/direct-upload/).
+  const sessionManifests = new Map<string, Record<string, string>>();
   const brokenHealth = new Set<string>();
   const contract = stubContract("cloudflare");
   // Each version's secret values, by version id: kept apart from what tests serialise.
@@ -369,12 +382,14 @@ export async function startCloudflareStub(
     if (assets && (!assets.jwt || !completionTokens.has(assets.jwt))) {
       return fail(400, 10021, "assets.jwt is not a completion token of an upload session");
     }
+    const manifest = assets?.jwt ? sessionManifests.get(assets.jwt) : undefined;
     const modules: Record<string, StubModule> = {};
     for (const [part, { type, text }] of fields) {
       if (part === "metadata") continue;
       modules[part] = { type, size: Buffer.byteLength(text), content: text };
     }
     const script = scripts.get(name) ?? newScript(name);
+    if (manifest) script.assets = { ...manifest };
     const keep = Array.isArray(uploaded.keep_bindings) ? uploaded.keep_bindings : [];
     // keep_bindings: secret_text inherits the latest version's secrets (wrangler deploy sends it
     // with --secrets-file: "secrets from previous deployments will not be deleted").
@@ -414,15 +429,21 @@ export async function startCloudflareStub(
   ): Promise<Reply> {
     const account = `/accounts/${accountId}`;
     if (path === `${account}/workers/assets/upload` && method === "POST") {
-      const session = uploadSessions.get(auth.replace(/^Bearer /, ""));
+      const token = auth.replace(/^Bearer /, "");
+      const session = uploadSessions.get(token);
       if (!session) return fail(401, 10000, "Authentication error: not an upload session token");
-      for (const [hash] of body.form?.entries() ?? []) {
+      const base64 = query.get("base64") === "true";
+      for (const [hash, value] of body.form?.entries() ?? []) {
+        const text = typeof value === "string" ? value : await value.text();
+        assetContents.set(hash, base64 ? Buffer.from(text, "base64") : Buffer.from(text));
         assetHashes.add(hash);
         session.delete(hash);
       }
       if (session.size > 0) return ok({}, 202);
       const jwt = `completion-${randomUUID()}`;
       completionTokens.add(jwt);
+      const manifest = sessionManifests.get(token);
+      if (manifest) sessionManifests.set(jwt, manifest);
       return ok({ jwt }, 201);
     }
     if (auth !== `Bearer ${apiToken}`) return fail(403, 10000, "Authentication error");
@@ -500,16 +521,21 @@ export async function startCloudflareStub(
       const manifest = ((body.json as { manifest?: Record<string, { hash: string }> }) ?? {})
         .manifest;
       if (!manifest) return fail(400, 10021, "manifest is missing");
+      const paths = Object.fromEntries(
+        Object.entries(manifest).map(([path, entry]) => [path, entry.hash]),
+      );
       const missing = [...new Set(Object.values(manifest).map((entry) => entry.hash))].filter(
         (hash) => !assetHashes.has(hash),
       );
       if (missing.length === 0) {
         const jwt = `completion-${randomUUID()}`;
         completionTokens.add(jwt);
+        sessionManifests.set(jwt, paths);
         return ok({ jwt, buckets: [] });
       }
       const jwt = `upload-${randomUUID()}`;
       uploadSessions.set(jwt, new Set(missing));
+      sessionManifests.set(jwt, paths);
       const buckets: string[][] = [];
       for (let i = 0; i < missing.length; i += 10) buckets.push(missing.slice(i, i + 10));
       return ok({ jwt, buckets });
@@ -789,6 +815,16 @@ export async function startCloudflareStub(
       versionSecrets.set(version.id, {});
       deploy(script, version.id, "upload", "Automatic deployment on upload.");
       return script;
+    },
+    assetsOf(name) {
+      const assets = scripts.get(name)?.assets;
+      if (!assets) return undefined;
+      return new Map(
+        Object.entries(assets).map(([path, hash]) => [
+          path,
+          assetContents.get(hash) ?? Buffer.alloc(0),
+        ]),
+      );
     },
     secretsOf(name, versionId) {
       if (!scripts.get(name)?.versions.some((v) => v.id === versionId)) return undefined;

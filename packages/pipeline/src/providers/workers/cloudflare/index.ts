@@ -21,9 +21,11 @@ import {
   type WorkerKind,
 } from "../../../core/derive";
 import {
+  REPORT_WORKER_BASE,
   checkEnvironment,
   environmentFromWorker,
   parseEnvironment,
+  reportWorkerName,
   type Environment,
 } from "../../../core/environments";
 import { durationFromEnv } from "../../../env";
@@ -32,6 +34,7 @@ import { PipelineError, userError } from "../../../errors";
 import { REPO_ROOT, readJson, statePaths, withLock } from "../../../state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "../shared";
 import { deleteSecret, listScripts, listSecretNames } from "./api";
+import { deleteReport, publishReport, type PublishedReport } from "./report";
 import { checkRollback, liveRelease, rollback, type Platform } from "./rollback";
 import { secretValues, secretsFromEnv, secretsOf, type SecretSource } from "./secrets";
 import type { ReleaseBundles } from "../../../old-code";
@@ -50,6 +53,7 @@ import {
 } from "./wrangler";
 
 export { secretsFromEnv, releaseId };
+export type { PublishedReport };
 export type { CloudflareState } from "./state";
 export { runCommand, wranglerBin, type CommandResult, type CommandRunner } from "./wrangler";
 
@@ -414,6 +418,33 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
   }
 
   /**
+   * Publishes `e2eDir` (the Playwright report, screenshots, visual images) as the environment's
+   * report Worker (report.ts), refusing any file that holds one of the environment's secrets.
+   */
+  async publishReport(
+    environment: Environment,
+    e2eDir: string,
+    /** Other values that must not be published: the branch's DATABASE_URL, a run's tokens. */
+    secrets: readonly string[] = [],
+  ): Promise<PublishedReport> {
+    const env = checkEnvironment(environment);
+    const subdomain = this.options.workersSubdomain ?? (await this.state.read()).subdomain;
+    if (!subdomain) {
+      throw userError(
+        "INVALID_ARGUMENT",
+        "the account's workers.dev subdomain is unknown, so the report's URL is too",
+        "Set CLOUDFLARE_WORKERS_SUBDOMAIN (the <subdomain> of <name>.<subdomain>.workers.dev).",
+      );
+    }
+    const known = [
+      this.options.apiToken,
+      ...secrets,
+      ...Object.values(await secretValues(this.options.secrets, env)),
+    ];
+    return publishReport(this.wrangler, env, e2eDir, { subdomain, secrets: known });
+  }
+
+  /**
    * Every environment with Workers on the account: what this machine recorded, merged with
    * Cloudflare's own list of Workers, so that a fresh CI runner (which recorded nothing) still
    * sees, sweeps and reports what earlier runs deployed.
@@ -440,7 +471,8 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
         updatedAt: records.at(-1)?.at ?? "",
       });
     }
-    const bases = loadStack(REPO_ROOT).map((w) => w.config.name);
+    // A report Worker left alone (a cleanup stopped halfway) still makes its preview known.
+    const bases = [...loadStack(REPO_ROOT).map((w) => w.config.name), REPORT_WORKER_BASE];
     for (const script of remote) {
       const owner = environmentFromWorker(script.name, bases);
       if (!owner) continue;
@@ -459,7 +491,8 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     // Recorded here but gone from Cloudflare (deleted elsewhere): not deployed any more.
     const existing = new Set(remote.map((r) => r.name));
     return [...byName.values()].filter((env) => {
-      const names = workerNames(parseEnvironment(env.name)).map((n) => n.name);
+      const parsed = parseEnvironment(env.name);
+      const names = [...workerNames(parsed).map((n) => n.name), reportWorkerName(parsed)];
       return names.some((n) => existing.has(n));
     });
   }
@@ -475,8 +508,9 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     const order: WorkerKind[] = ["web", "webhook", "auth"];
     const sorted = [...targets].sort((a, b) => order.indexOf(a[1]) - order.indexOf(b[1]));
 
-    let existed = false;
-    const deleted: string[] = [];
+    // The report Worker first: nothing binds to it, and a preview is gone only with it.
+    let existed = await deleteReport(this.wrangler, env);
+    const deleted: string[] = existed ? [reportWorkerName(env)] : [];
     for (const [index, [name, kind]] of sorted.entries()) {
       const result = await this.wrangler.run(kind, ["delete", "--name", name, "--force"]);
       if (result.code === 0) {

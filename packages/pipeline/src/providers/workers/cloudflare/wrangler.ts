@@ -81,9 +81,14 @@ export class Wrangler {
   }
 
   run(kind: WorkerKind, args: string[]): Promise<CommandResult> {
+    return this.runIn(WORKER_DIRS[kind], args);
+  }
+
+  /** Runs wrangler in `cwd`: a Worker that is not part of the stack (the report Worker). */
+  runIn(cwd: string, args: string[]): Promise<CommandResult> {
     // wrangler's own bin, run by this Node: `pnpm exec` would cost a second per call.
     return (this.options.run ?? runCommand)(process.execPath, [wranglerBin(), ...args], {
-      cwd: WORKER_DIRS[kind],
+      cwd,
       env: this.env(),
       timeoutMs: this.options.commandTimeoutMs ?? WRANGLER_TIMEOUT_MS,
     });
