@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration } from "./format";
+import { formatDuration, formatRatio } from "./format";
 
 describe("formatDuration", () => {
   it.each([
@@ -19,5 +19,17 @@ describe("formatDuration", () => {
     [Number.POSITIVE_INFINITY, "–"],
   ])("%s ms reads %s", (ms, expected) => {
     expect(formatDuration(ms)).toBe(expected);
+  });
+});
+
+describe("formatRatio", () => {
+  it.each([
+    [0, "0%"],
+    [0.00004, "0.004%"],
+    [0.0321, "3.2%"],
+    [0.123, "12%"],
+    [1, "100%"],
+  ])("%s reads %s", (ratio, expected) => {
+    expect(formatRatio(ratio)).toBe(expected);
   });
 });

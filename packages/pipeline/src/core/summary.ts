@@ -61,6 +61,12 @@ export interface Summary {
   schema?: SchemaReport;
   /** The e2e screenshots compared with production's, page by page and viewport by viewport. */
   visual?: VisualReport;
+  /**
+   * Where the summary folder's e2e files are published (the cloud target's report Worker,
+   * `https://codex-report-preview-<N>.<subdomain>.workers.dev`): a relative path `p` of `e2e` or
+   * `visual` is served at `<reportUrl>/<p>`. Absent on the local target, which has the files.
+   */
+  reportUrl?: string;
   /** Why it failed, in one paragraph. */
   error?: string;
   /** ISO 8601. */

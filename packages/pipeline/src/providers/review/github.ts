@@ -24,7 +24,7 @@ import { Octokit } from "@octokit/rest";
 import { parseEnvironment, showInput, type Environment } from "../../core/environments";
 import { PipelineError, userError } from "../../errors";
 import { reportDeployment } from "./github-deployments";
-import { renderMarkdown } from "./render";
+import { renderCommentMarkdown, withPublishedReport } from "./render";
 import { createScrubber, scrubDeep } from "../../core/scrub";
 import { type StepResult, type Summary } from "../../core/summary";
 import { SUMMARY_MARKER, type ReviewChannel } from "./shared";
@@ -369,8 +369,8 @@ export function githubFromEnv(
 // The comment's body (pure)
 
 /**
- * The Markdown of the sticky comment: {@link renderMarkdown} of a summary whose e2e files point
- * at the run's artifacts, cut down to fit {@link COMMENT_BODY_MAX}. `checksUrl` is linked for the
+ * The Markdown of the sticky comment: {@link renderCommentMarkdown} of a summary whose e2e and
+ * visual files point at the published report Worker (`reportUrl`) or else at the run's artifacts, cut down to fit {@link COMMENT_BODY_MAX}. `checksUrl` is linked for the
  * report when the run's URL is unknown.
  */
 export function commentBody(
@@ -379,7 +379,11 @@ export function commentBody(
 ): string {
   // Scrubbed before anything is cut: half a secret is no longer recognised by the scrubber.
   const scrubbed = scrubDeep(summary, createScrubber(options.secrets));
-  return fitToLimit(withArtifacts(scrubbed, options), options.secrets);
+  // Published (the report Worker): images by URL. Otherwise the run's artifact holds the files.
+  const shown = scrubbed.reportUrl
+    ? withPublishedReport(scrubbed)
+    : withArtifacts(scrubbed, options);
+  return fitToLimit(shown, options.secrets);
 }
 
 /**
@@ -421,10 +425,10 @@ export function withArtifacts(
 
 /** The rendered body, with step details and the error shortened (each saying so) until it fits. */
 function fitToLimit(summary: Summary, secrets: readonly string[]): string {
-  let body = renderMarkdown(summary, { secrets });
+  let body = renderCommentMarkdown(summary, { secrets });
   for (const cap of TEXT_CAPS) {
     if (body.length <= COMMENT_BODY_MAX) return body;
-    body = renderMarkdown(
+    body = renderCommentMarkdown(
       {
         ...summary,
         ...(summary.error === undefined ? {} : { error: shorten(summary.error, cap.error, true) }),

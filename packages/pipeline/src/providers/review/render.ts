@@ -817,3 +817,180 @@ export function renderVisualHtml(visual: VisualReport, options: VisualRenderOpti
   }
   return section("visual", "Visual changes", parts.join("\n"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The PR comment's images (cloud): the visual comparison and screenshots, by URL
+
+/** The hidden start of the approval line, which `approve-visual` rewrites in place. */
+export const APPROVAL_MARKER = "<!-- codex-visual-approval -->";
+
+/** The comment a reviewer posts to approve the visual changes (see commands/approve-visual.ts). */
+export const APPROVE_COMMAND = "/codex approve-visual";
+
+/** The width of an image in the comment, in pixels: three side by side fit GitHub's column. */
+const THUMB_WIDTH = 240;
+
+/**
+ * The summary with every file path of `e2e` and `visual` turned into its URL on the published
+ * report (`summary.reportUrl`): the one place that maps the summary folder onto the report
+ * Worker. Paths already http(s) stay; without `reportUrl` the summary is returned as it is.
+ */
+export function withPublishedReport(summary: Summary): Summary {
+  const base = summary.reportUrl ? webHref(summary.reportUrl) : null;
+  if (!base) return summary;
+  const root = base.endsWith("/") ? base : `${base}/`;
+  const at = (path: string): string => {
+    if (webHref(path)) return path.trim();
+    const relativePath = fileHref(path).replace(/^(?:\.\/)+/, "");
+    // An absolute or parent path is not in the published folder: it stays a name, not a URL.
+    if (
+      relativePath.startsWith("/") ||
+      relativePath.startsWith("..") ||
+      /^file:/.test(relativePath)
+    )
+      return path;
+    return new URL(relativePath, root).href;
+  };
+  const e2e = summary.e2e && {
+    ...summary.e2e,
+    reportDir: at(summary.e2e.reportDir),
+    screenshots: summary.e2e.screenshots.map(at),
+  };
+  const visual = summary.visual && {
+    ...summary.visual,
+    pages: summary.visual.pages.map((page) => ({
+      ...page,
+      ...(page.preview === undefined ? {} : { preview: at(page.preview) }),
+      ...(page.production === undefined ? {} : { production: at(page.production) }),
+      ...(page.diff === undefined ? {} : { diff: at(page.diff) }),
+    })),
+  };
+  return { ...summary, ...(e2e ? { e2e } : {}), ...(visual ? { visual } : {}) };
+}
+
+
+/** A linked thumbnail for a table cell, or "–" when the image is not published (no URL). */
+function thumb(url: string | undefined, alt: string): string {
+  const href = url ? webHref(url) : null;
+  if (!href) return "–";
+  const target = h(mdDestination(href));
+  return `<a href="${target}"><img src="${target}" width="${THUMB_WIDTH}" alt="${h(oneLine(alt)).replace(/\|/g, "&#124;")}"></a>`;
+}
+
+function approvalText(visual: VisualReport, changed: number): string {
+  const approval = visual.approval;
+  if (approval?.state === "approved") {
+    return `✅ approved${approval.by ? ` by ${mdText(approval.by)}` : ""}`;
+  }
+  if (changed === 0 || approval?.state === "not-needed") return "✅ no change to approve";
+  return (
+    `⏳ waiting for approval: a reviewer with write access comments ${mdCode(APPROVE_COMMAND)} ` +
+    "(the `codex/visual` check stays pending until then; a new push asks again)"
+  );
+}
+
+/**
+ * The sticky comment's visual section: each changed page as a table (one row per viewport:
+ * preview, production and diff side by side, each linking to its full-size image) with its
+ * changed-pixel ratio, added and removed pages listed, unchanged ones folded into one
+ * `<details>` line, the approval, and a link to the Playwright report. Images appear only by
+ * http(s) URL (see {@link withPublishedReport}); call it on a scrubbed summary.
+ */
+export function renderVisualComment(summary: Summary): string {
+  const visual = summary.visual;
+  const blocks: string[] = ["### Visual changes"];
+  const report = summary.e2e ? webHref(summary.e2e.reportDir) : null;
+  const reportLink = report ? ` · [Playwright report](${mdDestination(report)})` : "";
+  if (!visual) {
+    const shots = (summary.e2e?.screenshots ?? []).filter((s) => webHref(s));
+    if (shots.length === 0) return "";
+    blocks.push(
+      `Not compared with production.${reportLink}`,
+      `<details><summary>${shots.length} screenshot(s)</summary>\n\n` +
+        shots.map((s) => thumb(s, screenshotName(s))).join(" ") +
+        "\n\n</details>",
+    );
+    return blocks.join("\n\n");
+  }
+  const pages = visual.pages;
+  const changed = pages.filter((p) => p.status === "changed");
+  const added = pages.filter((p) => p.status === "added");
+  const removed = pages.filter((p) => p.status === "removed");
+  const unchanged = pages.filter((p) => p.status === "unchanged");
+  const counts =
+    `**${changed.length} of ${pages.length} page views changed** against production ` +
+    `${mdCode(visual.baseline)} (threshold ${formatRatio(visual.threshold)})`;
+  blocks.push(`${counts}${reportLink}`);
+  blocks.push(
+    `${APPROVAL_MARKER} **Approval:** ${approvalText(visual, changed.length + added.length + removed.length)}`,
+  );
+
+  const byPage = new Map<string, VisualPage[]>();
+  for (const page of changed) byPage.set(page.page, [...(byPage.get(page.page) ?? []), page]);
+  for (const [name, views] of byPage) {
+    blocks.push(
+      `#### ${mdText(name)}`,
+      mdTable(
+        ["Viewport", "Changed", "Preview", "Production", "Diff"],
+        views.map((v) => [
+          mdText(v.viewport),
+          v.ratio === undefined ? "?" : formatRatio(v.ratio),
+          thumb(v.preview, `${pageLabel(v)}, preview`),
+          thumb(v.production, `${pageLabel(v)}, production`),
+          thumb(v.diff, `${pageLabel(v)}, changed pixels`),
+        ]),
+      ),
+    );
+  }
+  if (added.length > 0) {
+    blocks.push(
+      `**Added** (not in production): ` +
+        added
+          .map((p) => {
+            const href = p.preview ? webHref(p.preview) : null;
+            return href
+              ? `[${mdText(pageLabel(p))}](${mdDestination(href)})`
+              : mdText(pageLabel(p));
+          })
+          .join(", "),
+    );
+  }
+  if (removed.length > 0) {
+    blocks.push(
+      `**Removed** (only in production): ${removed.map((p) => mdText(pageLabel(p))).join(", ")}`,
+    );
+  }
+  if (unchanged.length > 0) {
+    blocks.push(
+      `<details><summary>${unchanged.length} unchanged</summary>\n\n` +
+        unchanged.map((p) => mdText(pageLabel(p))).join(", ") +
+        "\n\n</details>",
+    );
+  }
+  return blocks.join("\n\n");
+}
+
+/**
+ * The sticky comment's Markdown: {@link renderMarkdown}, with the images (the visual comparison,
+ * or the published screenshots) in their own section before the last line. Screenshots that are
+ * URLs are shown there, not as full-size images in the tests' section.
+ */
+export function renderCommentMarkdown(summary: Summary, options: RenderOptions = {}): string {
+  const s = clean(summary, options);
+  const images = renderVisualComment(s);
+  const { visual: _shownBelow, ...rest } = s;
+  const base = renderMarkdown(
+    rest.e2e
+      ? {
+          ...rest,
+          e2e: { ...rest.e2e, screenshots: rest.e2e.screenshots.filter((p) => !webHref(p)) },
+        }
+      : rest,
+    options,
+  );
+  if (!images) return base;
+  const footer = base.lastIndexOf("\n\nUpdated ");
+  return footer < 0
+    ? `${base}\n${images}\n`
+    : `${base.slice(0, footer)}\n\n${images}${base.slice(footer)}`;
+}
