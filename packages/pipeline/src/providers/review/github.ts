@@ -24,7 +24,13 @@ import { Octokit } from "@octokit/rest";
 import { parseEnvironment, showInput, type Environment } from "../../core/environments";
 import { PipelineError, userError } from "../../errors";
 import { reportDeployment } from "./github-deployments";
-import { renderCommentMarkdown, withPublishedReport } from "./render";
+import { approveVisual, setVisualStatus, visualApproval, type Approval } from "./github-visual";
+import {
+  APPROVAL_MARKER,
+  approvalLine,
+  renderCommentMarkdown,
+  withPublishedReport,
+} from "./render";
 import { createScrubber, scrubDeep } from "../../core/scrub";
 import { type StepResult, type Summary } from "../../core/summary";
 import { SUMMARY_MARKER, type ReviewChannel } from "./shared";
@@ -131,7 +137,10 @@ export class GitHubReviewChannel implements ReviewChannel {
       await this.#reportDeployment(environment, summary);
       // Only a preview belongs to a pull request; production's and staging's status is the run log.
       if (environment.kind !== "preview" || environment.pr === undefined) return { location: "" };
-      return this.#publishToPr(environment.pr, name, summary);
+      const approved = await this.#withApproval(summary);
+      const published = await this.#publishToPr(environment.pr, name, approved);
+      await this.#setVisualStatus(approved, published.location);
+      return published;
     };
     const previous = this.#inFlight.get(name);
     const current = previous ? previous.then(run, run) : run();
@@ -170,16 +179,17 @@ export class GitHubReviewChannel implements ReviewChannel {
   async #publishToPr(
     pr: number,
     environment: string,
-    summary: Summary,
+    given: Summary,
   ): Promise<{ location: string }> {
     const secrets = this.#secretValues();
+    const summary = given;
     try {
       const body = commentBody(summary, {
         secrets,
         runUrl: this.#runUrl,
         checksUrl: `${webUrl(this.#baseUrl)}/${this.#owner}/${this.#repo}/pull/${pr}/checks`,
       });
-      const existing = await this.#findComment(pr, SUMMARY_MARKER(environment));
+      const existing = (await this.#findComment(pr, SUMMARY_MARKER(environment)))?.id;
       const repo = { owner: this.#owner, repo: this.#repo };
       if (existing !== undefined) {
         try {
@@ -210,11 +220,109 @@ export class GitHubReviewChannel implements ReviewChannel {
   }
 
   /**
+   * The summary with its visual report's approval (github-visual.ts) as the deployed commit's
+   * `codex/visual` status says; as it is when there is no visual report, no commit, or the
+   * deploy did not finish. A failure to ask is a warning: the comment then shows no approval.
+   */
+  async #withApproval(summary: Summary): Promise<Summary> {
+    const { visual, commit } = summary;
+    if (!visual || !commit || summary.status !== "deployed") return summary;
+    try {
+      const approval = await visualApproval(this.#target(), commit, visual);
+      return { ...summary, visual: { ...visual, approval } };
+    } catch (error) {
+      this.#warnStatus(summary, error);
+      return summary;
+    }
+  }
+
+  /** Sets the deployed commit's `codex/visual` status; never rejects (a warning instead). */
+  async #setVisualStatus(summary: Summary, commentUrl: string): Promise<void> {
+    const { visual, commit } = summary;
+    if (!visual || !commit || summary.status !== "deployed") return;
+    try {
+      const targetUrl = commentUrl || summary.reportUrl;
+      await setVisualStatus(this.#target(), commit, visual, targetUrl);
+    } catch (error) {
+      this.#warnStatus(summary, error);
+    }
+  }
+
+  #warnStatus(summary: Summary, error: unknown): void {
+    const status = httpStatus(error);
+    const why =
+      status === 403 || status === 404
+        ? `the token may not write commit statuses of ${this.#owner}/${this.#repo} (HTTP ${status}: ${quote(error)}). Give the workflow "permissions: statuses: write".`
+        : `GitHub answered ${quote(error)}.`;
+    this.#warn(
+      createScrubber(this.#secretValues())(
+        `warning: the ${"codex/visual"} status of ${summary.environment} was not set: ${why} The deploy itself is not affected.`,
+      ),
+    );
+  }
+
+  /**
+   * approve-visual: approves the visual changes of pull request `pr`'s head commit (see
+   * github-visual.ts), then shows the approval on the sticky comment. Unlike `publish`, a refusal
+   * or a failure throws: the command must say why nothing was approved.
+   */
+  async approveVisual(pr: number, options: { commentId?: number } = {}): Promise<Approval> {
+    let approval: Approval;
+    try {
+      approval = await approveVisual(this.#target(), pr, options);
+    } catch (error) {
+      if (error instanceof PipelineError) throw error;
+      const status = httpStatus(error);
+      throw new PipelineError(
+        "CLOUD_FAILED",
+        createScrubber(this.#secretValues())(
+          `could not approve the visual changes of pull request #${pr}: ${this.#explain(error, pr)}`,
+        ),
+        {
+          kind: status === 401 || status === 403 ? "user" : "system",
+          hint: 'The approve-visual workflow needs "permissions: statuses: write" and "pull-requests: read".',
+        },
+      );
+    }
+    const marker = SUMMARY_MARKER(`preview-${pr}`);
+    try {
+      const comment = await this.#findComment(pr, marker);
+      if (comment !== undefined) {
+        const line = approvalLine({ state: "approved", by: approval.by }, 1);
+        const pattern = new RegExp(`^${APPROVAL_MARKER}.*$`, "m");
+        const body = comment.body;
+        if (pattern.test(body)) {
+          await this.#octokit.rest.issues.updateComment({
+            owner: this.#owner,
+            repo: this.#repo,
+            comment_id: comment.id,
+            body: body.replace(pattern, () => line),
+          });
+        }
+      }
+    } catch (error) {
+      this.#warn(
+        createScrubber(this.#secretValues())(
+          `warning: the approval is set, but the comment of pull request #${pr} was not updated: ${this.#explain(error, pr)}`,
+        ),
+      );
+    }
+    return approval;
+  }
+
+  #target() {
+    return { octokit: this.#octokit, owner: this.#owner, repo: this.#repo };
+  }
+
+  /**
    * The id of the first comment by a bot account whose body starts with `marker`. Pages are read
    * in order until it is found; a comment that merely quotes the marker further in does not
    * count, nor does a person's comment that starts with it.
    */
-  async #findComment(pr: number, marker: string): Promise<number | undefined> {
+  async #findComment(
+    pr: number,
+    marker: string,
+  ): Promise<{ id: number; body: string } | undefined> {
     const pages = this.#octokit.paginate.iterator(this.#octokit.rest.issues.listComments, {
       owner: this.#owner,
       repo: this.#repo,
@@ -225,7 +333,7 @@ export class GitHubReviewChannel implements ReviewChannel {
       const found = data.find(
         (comment) => comment.user?.type === "Bot" && (comment.body ?? "").startsWith(marker),
       );
-      if (found) return found.id;
+      if (found) return { id: found.id, body: found.body ?? "" };
     }
     return undefined;
   }

@@ -877,16 +877,22 @@ function thumb(url: string | undefined, alt: string): string {
   return `<a href="${target}"><img src="${target}" width="${THUMB_WIDTH}" alt="${h(oneLine(alt)).replace(/\|/g, "&#124;")}"></a>`;
 }
 
-function approvalText(visual: VisualReport, changed: number): string {
-  const approval = visual.approval;
+/**
+ * The comment's approval line, found again by {@link APPROVAL_MARKER} (approve-visual rewrites
+ * it). `changes` counts the changed, added and removed page views.
+ */
+export function approvalLine(approval: VisualReport["approval"], changes: number): string {
+  let text: string;
   if (approval?.state === "approved") {
-    return `✅ approved${approval.by ? ` by ${mdText(approval.by)}` : ""}`;
+    text = `✅ approved${approval.by ? ` by ${mdText(approval.by)}` : ""}`;
+  } else if (changes === 0 || approval?.state === "not-needed") {
+    text = "✅ no change to approve";
+  } else {
+    text =
+      `⏳ waiting for approval: a reviewer with write access comments ${mdCode(APPROVE_COMMAND)} ` +
+      "(the `codex/visual` check stays pending until then; a new push asks again)";
   }
-  if (changed === 0 || approval?.state === "not-needed") return "✅ no change to approve";
-  return (
-    `⏳ waiting for approval: a reviewer with write access comments ${mdCode(APPROVE_COMMAND)} ` +
-    "(the `codex/visual` check stays pending until then; a new push asks again)"
-  );
+  return `${APPROVAL_MARKER} **Approval:** ${text}`;
 }
 
 /**
@@ -921,9 +927,7 @@ export function renderVisualComment(summary: Summary): string {
     `**${changed.length} of ${pages.length} page views changed** against production ` +
     `${mdCode(visual.baseline)} (threshold ${formatRatio(visual.threshold)})`;
   blocks.push(`${counts}${reportLink}`);
-  blocks.push(
-    `${APPROVAL_MARKER} **Approval:** ${approvalText(visual, changed.length + added.length + removed.length)}`,
-  );
+  blocks.push(approvalLine(visual.approval, changed.length + added.length + removed.length));
 
   const byPage = new Map<string, VisualPage[]>();
   for (const page of changed) byPage.set(page.page, [...(byPage.get(page.page) ?? []), page]);

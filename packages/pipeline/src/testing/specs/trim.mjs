@@ -54,6 +54,9 @@ export const KEEP = {
     "/repos/{owner}/{repo}/deployments": ["get", "post"],
     "/repos/{owner}/{repo}/deployments/{deployment_id}": ["delete"],
     "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses": ["get", "post"],
+    "/repos/{owner}/{repo}/statuses/{sha}": ["post"],
+    "/repos/{owner}/{repo}/commits/{ref}/status": ["get"],
+    "/repos/{owner}/{repo}/collaborators/{username}/permission": ["get"],
   },
   stripe: {
     "/v1/webhook_endpoints": ["get", "post"],

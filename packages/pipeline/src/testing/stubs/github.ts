@@ -13,6 +13,14 @@
  * GitHub's do, so a client must follow them rather than rebuild them), global comment ids, the
  * 65,536-character body limit, and the response fields a client reads.
  *
+ * It also keeps commit statuses (https://docs.github.com/en/rest/commits/statuses): create one
+ * (`state` error|failure|pending|success, `context` "default" when absent, `description` at most
+ * 140 characters) and get a ref's combined status (the latest status per context, and the
+ * combined state); and answers "Get repository permissions for a user"
+ * (https://docs.github.com/en/rest/collaborators/collaborators#get-repository-permissions-for-a-user)
+ * from permissions a test sets, mapping roles onto the legacy `permission` as documented
+ * (maintain → write, triage → read).
+ *
  * It also keeps Deployments and their statuses (https://docs.github.com/en/rest/deployments/deployments,
  * https://docs.github.com/en/rest/deployments/statuses): create, list (filtered, newest first),
  * and statuses, with the documented answers a client must be ready for (see `createDeployment`).
@@ -96,6 +104,28 @@ export interface StubDeployment {
   production_environment: boolean;
 }
 
+/** A commit status, as "Create a commit status" answers it. */
+export interface StubCommitStatus {
+  url: string;
+  avatar_url: string | null;
+  id: number;
+  node_id: string;
+  state: CommitState;
+  description: string | null;
+  target_url: string | null;
+  context: string;
+  created_at: string;
+  updated_at: string;
+  creator: ReturnType<typeof simpleUser>;
+}
+
+/** The states of a commit status (https://docs.github.com/en/rest/commits/statuses#create-a-commit-status). */
+export const COMMIT_STATES = ["error", "failure", "pending", "success"] as const;
+export type CommitState = (typeof COMMIT_STATES)[number];
+
+/** A collaborator's role, the `role_name` of "Get repository permissions for a user". */
+export type CollaboratorRole = "admin" | "maintain" | "write" | "triage" | "read";
+
 /** The states a deployment status can have, per the REST reference. */
 export const DEPLOYMENT_STATES = [
   "error",
@@ -140,8 +170,15 @@ export interface GitHubStub {
   deleteComment(id: number): void;
   /** `repo`'s deployments, oldest first, each with its statuses (oldest first). */
   deployments(repo: string): (StubDeployment & { statuses: StubDeploymentStatus[] })[];
-  /** Makes pull request `pr` of `repo` exist with `state`, or (null) vanish: then GET answers 404. */
-  setPullRequest(repo: string, pr: number, state: "open" | "closed" | null): void;
+  /**
+   * Makes pull request `pr` of `repo` exist with `state`, or (null) vanish: then GET answers 404.
+   * `head` is its head commit's SHA (a new push); a fixed SHA per pull request by default.
+   */
+  setPullRequest(repo: string, pr: number, state: "open" | "closed" | null, head?: string): void;
+  /** The commit statuses of `sha` in `repo`, oldest first. */
+  commitStatuses(repo: string, sha: string): StubCommitStatus[];
+  /** Gives `login` a role on `repo` (admin, maintain, write, triage, read); others have none. */
+  setPermission(repo: string, login: string, role: CollaboratorRole): void;
   close(): Promise<void>;
 }
 
@@ -189,8 +226,12 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
   /** Pull request states by "owner/name#number" (lower case). */
   const pulls = new Map<
     string,
-    { state: "open" | "closed"; created_at: string; updated_at: string }
+    { state: "open" | "closed"; created_at: string; updated_at: string; head?: string }
   >();
+  /** Commit statuses by "owner/name@sha" (lower case), oldest first. */
+  const commitStatuses = new Map<string, StubCommitStatus[]>();
+  /** Roles by "owner/name:login" (lower case). */
+  const roles = new Map<string, CollaboratorRole>();
   let nextCommentId = 1_000_001;
   // A fixed clock that ticks a second per change: deterministic, and created_at orders comments.
   let clock = Date.parse("2025-05-01T12:00:00Z");
@@ -328,6 +369,29 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
       comment.body = commentBody;
       comment.updated_at = now();
       return send(res, 200, publicComment(comment));
+    }
+    if (route.kind === "commit-statuses" && method === "POST") {
+      return createCommitStatus(res, route.repo, route.sha, body);
+    }
+    if (route.kind === "combined-status" && method === "GET") {
+      return send(res, 200, combinedStatus(route.repo, route.ref));
+    }
+    if (route.kind === "permission" && method === "GET") {
+      const role = roles.get(`${route.repo.toLowerCase()}:${route.login.toLowerCase()}`);
+      // The legacy `permission` GitHub derives from the role, as documented.
+      const legacy = {
+        admin: "admin",
+        maintain: "write",
+        write: "write",
+        triage: "read",
+        read: "read",
+      };
+      const user = collaborator(route.login, role ?? "read");
+      return send(res, 200, {
+        permission: role ? legacy[role] : "none",
+        role_name: role ?? "none",
+        user,
+      });
     }
     if (route.kind === "deployments" && method === "POST") {
       return createDeployment(res, route.repo, body);
@@ -515,6 +579,83 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
     return status;
   }
 
+  /**
+   * POST /repos/{o}/{r}/statuses/{sha}, as documented
+   * (https://docs.github.com/en/rest/commits/statuses#create-a-commit-status): `state` is one of
+   * {@link COMMIT_STATES} (422 otherwise), `context` defaults to "default", `target_url` and
+   * `description` are optional; GitHub refuses a description over 140 characters (422, as for
+   * deployment statuses). The SHA must name a commit: the stub takes any 40 hex digits.
+   */
+  function createCommitStatus(res: ServerResponse, repo: string, sha: string, body: unknown) {
+    const input = (body ?? {}) as Record<string, unknown>;
+    const docs = `${DOCS}/commits/statuses#create-a-commit-status`;
+    const invalid = (message: string) =>
+      send(res, 422, { message, documentation_url: docs, status: "422" });
+    if (!/^[0-9a-f]{40}$/i.test(sha)) return invalid(`No commit found for SHA: ${sha}`);
+    const state = input.state;
+    if (typeof state !== "string" || !(COMMIT_STATES as readonly string[]).includes(state)) {
+      return invalid(
+        `Invalid request.\n\nFor 'properties/state', ${JSON.stringify(state ?? null)} is not one of ${COMMIT_STATES.join(", ")}.`,
+      );
+    }
+    const description = typeof input.description === "string" ? input.description : null;
+    if (description !== null && description.length > DEPLOYMENT_DESCRIPTION_MAX) {
+      return invalid(
+        `description is too long (maximum is ${DEPLOYMENT_DESCRIPTION_MAX} characters)`,
+      );
+    }
+    const id = nextDeploymentId++;
+    const time = now();
+    const status: StubCommitStatus = {
+      url: `${url}/repos/${repo}/statuses/${sha.toLowerCase()}`,
+      avatar_url: "https://avatars.githubusercontent.com/in/15368?v=4",
+      id,
+      node_id: `SC_kwDO${Buffer.from(String(id)).toString("base64url")}`,
+      state: state as CommitState,
+      description,
+      target_url: typeof input.target_url === "string" ? input.target_url : null,
+      context: typeof input.context === "string" && input.context ? input.context : "default",
+      created_at: time,
+      updated_at: time,
+      creator: simpleUser(BOT),
+    };
+    const key = `${repo.toLowerCase()}@${sha.toLowerCase()}`;
+    commitStatuses.set(key, [...(commitStatuses.get(key) ?? []), status]);
+    return send(res, 201, status, { location: status.url });
+  }
+
+  /**
+   * GET /repos/{o}/{r}/commits/{ref}/status, as documented
+   * (https://docs.github.com/en/rest/commits/statuses#get-the-combined-status-for-a-specific-reference):
+   * the latest status of each context, and `state` failure if any is error or failure, pending
+   * if there are none or any is pending, success otherwise. `ref` here is a SHA.
+   */
+  function combinedStatus(repo: string, ref: string) {
+    const all = commitStatuses.get(`${repo.toLowerCase()}@${ref.toLowerCase()}`) ?? [];
+    const latest = new Map<string, StubCommitStatus>();
+    for (const status of all) latest.set(status.context, status);
+    const statuses = [...latest.values()].map(({ creator: _creator, ...rest }) => ({
+      ...rest,
+      description: rest.description,
+      target_url: rest.target_url,
+    }));
+    const states = statuses.map((s) => s.state);
+    const state = states.some((s) => s === "error" || s === "failure")
+      ? "failure"
+      : states.length === 0 || states.includes("pending")
+        ? "pending"
+        : "success";
+    return {
+      state,
+      statuses,
+      sha: ref.toLowerCase(),
+      total_count: statuses.length,
+      repository: repositoryObject(url, repo, repositoryId(repo)),
+      commit_url: `${url}/repos/${repo}/commits/${ref}`,
+      url: `${url}/repos/${repo}/commits/${ref}/status`,
+    };
+  }
+
   /** One page of `items` as `per_page`/`page` ask, with GitHub's Link header. */
   function sendPage(
     res: ServerResponse,
@@ -552,6 +693,9 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
     | { kind: "deployments"; repo: string }
     | { kind: "deployment-statuses"; repo: string; id: number }
     | { kind: "pull"; repo: string; pr: number }
+    | { kind: "commit-statuses"; repo: string; sha: string }
+    | { kind: "combined-status"; repo: string; ref: string }
+    | { kind: "permission"; repo: string; login: string }
     | null {
     let repo: string | undefined;
     let rest: string;
@@ -578,6 +722,16 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
     if (statuses) return { kind: "deployment-statuses", repo, id: Number(statuses[1]) };
     const pull = /^\/pulls\/([1-9]\d*)\/?$/.exec(rest);
     if (pull) return { kind: "pull", repo, pr: Number(pull[1]) };
+    const statusOf = /^\/statuses\/([^/]+)\/?$/.exec(rest);
+    if (statusOf)
+      return { kind: "commit-statuses", repo, sha: decodeURIComponent(statusOf[1] ?? "") };
+    const combined = /^\/commits\/([^/]+)\/status\/?$/.exec(rest);
+    if (combined)
+      return { kind: "combined-status", repo, ref: decodeURIComponent(combined[1] ?? "") };
+    const permission = /^\/collaborators\/([^/]+)\/permission\/?$/.exec(rest);
+    if (permission) {
+      return { kind: "permission", repo, login: decodeURIComponent(permission[1] ?? "") };
+    }
     return null;
   }
 
@@ -672,14 +826,28 @@ export async function startGitHubStub(options: { token?: string } = {}): Promise
     },
     seedComments: (repo, issue, bodies, author = OCTOCAT) =>
       bodies.map((body) => publicComment(addComment(repo, issue, body, author))),
-    setPullRequest(repo, pr, state) {
+    setPullRequest(repo, pr, state, head) {
       const key = `${repo.toLowerCase()}#${pr}`;
       if (state === null) {
         pulls.delete(key);
         return;
       }
       const time = now();
-      pulls.set(key, { state, created_at: pulls.get(key)?.created_at ?? time, updated_at: time });
+      const previous = pulls.get(key);
+      const sha = head ?? previous?.head;
+      pulls.set(key, {
+        state,
+        created_at: previous?.created_at ?? time,
+        updated_at: time,
+        ...(sha ? { head: sha.toLowerCase() } : {}),
+      });
+    },
+    commitStatuses: (repo, sha) =>
+      (commitStatuses.get(`${repo.toLowerCase()}@${sha.toLowerCase()}`) ?? []).map((s) => ({
+        ...s,
+      })),
+    setPermission(repo, login, role) {
+      roles.set(`${repo.toLowerCase()}:${login.toLowerCase()}`, role);
     },
     deleteComment(id) {
       const index = comments.findIndex((c) => c.id === id);
@@ -789,11 +957,11 @@ function pullRequest(
   repo: string,
   repoId: number,
   pr: number,
-  pull: { state: "open" | "closed"; created_at: string; updated_at: string },
+  pull: { state: "open" | "closed"; created_at: string; updated_at: string; head?: string },
 ) {
   const at = `${api}/repos/${repo}`;
   const html = `https://github.com/${repo}/pull/${pr}`;
-  const sha = createHash("sha1").update(`${repo}#${pr}`).digest("hex");
+  const sha = pull.head ?? createHash("sha1").update(`${repo}#${pr}`).digest("hex");
   const branch = (ref: string) => ({
     label: `${repo.split("/")[0]}:${ref}`,
     ref,
@@ -919,4 +1087,11 @@ async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A collaborator as "Get repository permissions for a user" has it: a user and its role. */
+function collaborator(login: string, role: string) {
+  const id =
+    1_000 + (createHash("sha1").update(login.toLowerCase()).digest().readUInt32BE(0) % 1e8);
+  return { ...simpleUser({ login, id, type: "User" }), role_name: role };
 }
