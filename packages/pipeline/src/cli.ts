@@ -39,6 +39,11 @@ commands:
                           until Ctrl-C (what a container runs; tests are skipped)
   stop                    stop the local host; environments are kept, and the next deploy
                           starts it again
+  approve-visual --pr N [--comment-id ID]
+                          on GitHub: set the codex/visual status of PR N's head commit to
+                          success, when a collaborator with write access commented
+                          /codex approve-visual after it went pending (GITHUB_TOKEN,
+                          GITHUB_REPOSITORY)
 
 flags for preview-deploy, cleanup, production-deploy, rollback and status:
   --target local|cloud    where to deploy (default: local). The cloud target reads its
@@ -84,6 +89,7 @@ const COMMANDS: Record<string, Options> = {
   status: { json: { type: "boolean" }, ...TARGET },
   serve: { pr: { type: "string" } },
   stop: {},
+  "approve-visual": { pr: { type: "string" }, "comment-id": { type: "string" }, ...TARGET },
 };
 
 function parse(command: string, args: string[]) {
@@ -228,6 +234,22 @@ export async function main(
       case "stop":
         await (await import("./commands/stop")).stop(io);
         break;
+      case "approve-visual": {
+        const pr = str(flags.pr);
+        if (pr === undefined) throw userError("INVALID_ARGUMENT", "approve-visual needs --pr N");
+        if (str(flags.target) === "local") {
+          throw userError(
+            "INVALID_ARGUMENT",
+            "approve-visual acts on a GitHub pull request: there is nothing to approve locally",
+            "Compare the local summary's images yourself; on GitHub, comment /codex approve-visual.",
+          );
+        }
+        const commentId = str(flags["comment-id"]);
+        await (
+          await import("./commands/approve-visual")
+        ).approveVisual({ pr, ...(commentId !== undefined ? { commentId } : {}) }, io);
+        break;
+      }
       case "serve": {
         const pr = str(flags.pr);
         if (pr === undefined) throw userError("INVALID_ARGUMENT", "serve needs --pr N");

@@ -37,6 +37,7 @@ import {
   cloudflareFromEnv,
   secretsFromEnv,
   type CloudflareWorkerPlatform,
+  type PublishedReport,
 } from "../providers/workers/cloudflare";
 import { durationFromEnv } from "../env";
 import { LocalWorkerPlatform } from "../providers/workers/local";
@@ -88,6 +89,15 @@ export interface Context {
   smoke(urls: StackUrls, environment: Environment): Promise<SmokeResult[]>;
   /** Publishes the summary everywhere the target shows it, and keeps it as summary.json. */
   publish(summary: Summary): Promise<{ location: string }>;
+  /**
+   * Publishes the environment's e2e folder where the PR comment can show it (the cloud target's
+   * report Worker); `secrets` are more values it must not hold. Undefined locally: the files are here.
+   */
+  publishReport?: (
+    environment: Environment,
+    e2eDir: string,
+    secrets: readonly string[],
+  ) => Promise<PublishedReport>;
 }
 
 /**
@@ -251,6 +261,8 @@ export function cloudContext(
     holdsSecret: (stack, name) => workers.holdsSecret(stack, name),
     pullRequestState: github ? (pr) => github.pullRequestState(pr) : undefined,
     smoke: (urls, environment) => smokeAll(get, urls, environment.name, { retryForMs }),
+    publishReport: (environment, e2eDir, secrets) =>
+      workers.publishReport(environment, e2eDir, [...knownSecrets(env, provided), ...secrets]),
     async publish(summary) {
       const local = await publishFiles(summary);
       for (const channel of channels) {

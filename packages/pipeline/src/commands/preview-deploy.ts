@@ -206,6 +206,18 @@ export async function previewDeploy(
           visualVerdict,
         );
         if (visual) summary.visual = visual;
+        // On the cloud, where GitHub can show it: the report, screenshots and visual images.
+        const publishReport = ctx.publishReport;
+        if (publishReport) {
+          const published = await progress.step(
+            "publish the e2e report",
+            () => publishReport(environment, reportDir, [branch.url, branch.directUrl]),
+            (p) =>
+              `${p.url} (${p.files.length} files` +
+              `${p.skipped.length ? `; left out: ${p.skipped.map((s) => s.file).join(", ")}` : ""})`,
+          );
+          summary.reportUrl = published.url;
+        }
         if (result.failed)
           throw new PipelineError(
             "TESTS_FAILED",

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCloudflareStub, type CloudflareStub } from "../../src/testing/stubs/cloudflare";
 import { PERSON, startGitHubStub, type GitHubStub } from "../../src/testing/stubs/github";
+import { GitHubReviewChannel } from "../../src/providers/review/github";
 import { redact, type NeonStub } from "../../src/testing/stubs/neon";
 import {
   NEON_DNS_PRELOAD,
@@ -501,8 +502,11 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
   });
 
   it("cleanup deletes exactly preview-7 (branch, Workers, endpoint), says so on the PR, and a second one is a no-op", async () => {
+    // As if preview-deploy --e2e had published its report (the contract test publishes a real one).
+    cf.seed("codex-report-preview-7");
     const result = await cloud(["cleanup", "--pr", "7"]);
     expect(result.code, explain(result)).toBe(0);
+    expect(cf.scripts.has("codex-report-preview-7")).toBe(false);
     expect(neon.branch("pr-7")).toBeUndefined();
     expect(await db.exists("pr-7")).toBe(false);
     for (const name of WORKERS("preview-7")) expect(cf.scripts.has(name)).toBe(false);
@@ -595,8 +599,56 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     github.setPullRequest(REPOSITORY, 8, "closed");
   });
 
+  it("approve-visual turns codex/visual green for a /codex approve-visual comment by a collaborator with write access, and refuses one without", async () => {
+    const head = "4".repeat(40);
+    github.setPullRequest(REPOSITORY, 44, "open", head);
+    // What preview-deploy publishes for a visual change: the comment and a pending status.
+    const channel = new GitHubReviewChannel({
+      token: github.token,
+      repository: REPOSITORY,
+      baseUrl: github.url,
+    });
+    await channel.publish({
+      environment: "preview-44",
+      target: "cloud",
+      status: "deployed",
+      urls: null,
+      database: null,
+      steps: [],
+      commit: head,
+      visual: {
+        baseline: "v1",
+        threshold: 0.001,
+        pages: [{ page: "pricing", viewport: "desktop", status: "changed", ratio: 0.02 }],
+      },
+      updatedAt: new Date().toISOString(),
+    });
+    const states = () =>
+      github.commitStatuses(REPOSITORY, head).map((s) => `${s.context} ${s.state}`);
+    expect(states()).toEqual(["codex/visual pending"]);
+
+    const mallory = { login: "mallory", id: 4242, type: "User" as const };
+    github.setPermission(REPOSITORY, mallory.login, "read");
+    github.seedComments(REPOSITORY, 44, ["/codex approve-visual"], mallory);
+    const refused = await cloud(["approve-visual", "--pr", "44"]);
+    expect(refused.code, explain(refused)).toBe(2);
+    expect(refused.stderr).toMatch(/mallory has read access: approving needs write access/);
+    expect(states()).toEqual(["codex/visual pending"]);
+
+    github.setPermission(REPOSITORY, PERSON.login, "write");
+    const [asked] = github.seedComments(REPOSITORY, 44, ["/codex approve-visual"], PERSON);
+    const approved = await cloud(["approve-visual", "--pr", "44", "--comment-id", `${asked?.id}`]);
+    expect(approved.code, explain(approved)).toBe(0);
+    expect(approved.stdout).toMatch(/codex\/visual of 4444444 approved by octocat/);
+    expect(states()).toEqual(["codex/visual pending", "codex/visual success"]);
+    const comment = github.comments(REPOSITORY, 44).find((c) => c.user.type === "Bot");
+    expect(comment?.body).toContain("✅ approved by octocat");
+  });
+
   it("the sweep, on a fresh runner, removes old previews of closed pull requests and never production, and a token that may not comment only warns", async () => {
     const fresh = await mkdtemp(join(tmpdir(), "codex-cloud-fresh-"));
+    // A report Worker goes with its preview.
+    cf.seed("codex-report-preview-8");
     // A token that may not comment: a warning, and the sweep goes on.
     github.forbid(403, ["POST", "PATCH"]);
     const result = await cloud(["cleanup", "--stale", "--older-than", "0m"], { stateDir: fresh });
@@ -605,6 +657,7 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
     expect(result.stderr).toMatch(/warning: .*may not comment on .*pull-requests: write/s);
     expect(result.stdout).toMatch(/removed preview-8/);
     expect([...cf.scripts.keys()].sort()).toEqual([...WORKERS("production")].sort());
+    expect(cf.scripts.has("codex-report-preview-8")).toBe(false);
     expect(neon.state.branches.map((b) => b.name)).toEqual(["main"]);
     expect(stripe.endpoints).toHaveLength(0);
   });
