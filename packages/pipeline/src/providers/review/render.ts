@@ -868,7 +868,6 @@ export function withPublishedReport(summary: Summary): Summary {
   return { ...summary, ...(e2e ? { e2e } : {}), ...(visual ? { visual } : {}) };
 }
 
-
 /** A linked thumbnail for a table cell, or "–" when the image is not published (no URL). */
 function thumb(url: string | undefined, alt: string): string {
   const href = url ? webHref(url) : null;
