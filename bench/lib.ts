@@ -184,7 +184,8 @@ export interface Sandbox {
 
 export async function createSandbox(label: string): Promise<Sandbox> {
   const dir = await tempDir(label);
-  const port = await freePort();
+  // CODEX_PORT: the port to use (on a shared machine, the one you were given); else a free one.
+  const port = process.env.CODEX_PORT ? Number(process.env.CODEX_PORT) : await freePort();
   let disposed = false;
   const dispose = async () => {
     if (disposed) return;
