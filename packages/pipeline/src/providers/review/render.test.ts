@@ -711,7 +711,7 @@ describe("the visual section", () => {
 
   it("shows each changed page side by side with a switch between preview and production (golden)", async () => {
     const html = renderVisualHtml(visual);
-    await expect(html).toMatchFileSnapshot("./golden/visual-section.html");
+    await expect(html).toMatchFileSnapshot("../../../test/golden/visual-section.html");
     // Three images side by side, and the same three one at a time, switched by radio buttons.
     const pricing =
       /<article class="visual-page" aria-labelledby="visual-0-heading">[\s\S]*?<\/article>/.exec(
