@@ -40,6 +40,15 @@ export function checkSpecFilter(spec: string): string {
   return spec;
 }
 
+/**
+ * The Playwright file filter for `--e2e-spec`. Playwright matches its filters, as regular
+ * expressions, against the whole path: only the spec file's own name may match, never a folder's
+ * (a checkout in /tmp/codex-visual-x/ would otherwise run every spec).
+ */
+export function specFileFilter(spec: string): string {
+  return `(^|/)${checkSpecFilter(spec).replaceAll(".", "\\.")}[^/]*\\.spec\\.ts$`;
+}
+
 interface PlaywrightJson {
   stats: { expected: number; unexpected: number; skipped: number; flaky: number; duration: number };
 }
@@ -77,7 +86,7 @@ export async function runPlaywright(
   if (options.visualDir) env.E2E_VISUAL_DIR = options.visualDir;
   else delete env.E2E_VISUAL_DIR;
   const args = ["--filter", "@codex/web", "exec", "playwright", "test"];
-  if (options.spec !== undefined) args.push(checkSpecFilter(options.spec));
+  if (options.spec !== undefined) args.push(specFileFilter(options.spec));
   const { code } = await run("pnpm", args, {
     cwd: REPO_ROOT,
     env,
