@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -177,7 +178,16 @@ describe("compareShots", () => {
       preview: "e2e/visual/preview/desktop/new-page.png",
     });
     expect(report.pages[3]?.ratio).toBeCloseTo(1 / 2500, 10);
-    expect(report.pages[4]?.ratio).toBe(0);
+    // Byte for byte the same: unchanged at once, and no diff image to look at.
+    expect(report.pages[4]).toEqual({
+      page: "home",
+      viewport: "desktop",
+      status: "unchanged",
+      ratio: 0,
+      preview: "e2e/visual/preview/desktop/home.png",
+      production: "e2e/visual/production/desktop/home.png",
+    });
+    expect(existsSync(join(dir, "e2e", "visual", "diff", "desktop", "home.png"))).toBe(false);
   });
 
   it("without a baseline, lists every page as added, whatever the production folder holds", async () => {
