@@ -93,7 +93,8 @@ describe("schema checks on the local target", () => {
     expect(summary).toContain("- added column users.nickname: `text NULL`");
     expect(summary).toContain("`require-lock-timeout`");
     expect((await box.databases()).filter((d) => d.startsWith("scratch_"))).toEqual([]);
-  });
+    // Two deploys, the first building the copy's web app (vite) from nothing: minutes on a busy machine.
+  }, 900_000);
 
   it("shows a pending destructive migration's verdict on the preview, which still deploys", async () => {
     await addMigration("0002_drop_nickname", DROP);
@@ -116,7 +117,7 @@ describe("schema checks on the local target", () => {
     );
     // The preview's branch has the migration; main does not.
     expect(await nicknameOnMain()).toBe(true);
-  });
+  }, 600_000);
 
   it("refuses the DROP COLUMN before main is touched; production keeps serving", async () => {
     const before = (await production())?.version;
@@ -154,7 +155,7 @@ describe("schema checks on the local target", () => {
       "0002_drop_nickname.sql:1: the approval marker for ban-drop-column has no reason; a reason is required",
     );
     expect(await nicknameOnMain()).toBe(true);
-  });
+  }, 600_000);
 
   it("applies the same migration once it carries the approval marker, and says so", async () => {
     await writeFile(
@@ -176,5 +177,5 @@ describe("schema checks on the local target", () => {
     expect(summary).toContain(
       "- removed column users.nickname: `text NULL` — **destructive, approved: nickname was never released**",
     );
-  });
+  }, 600_000);
 });

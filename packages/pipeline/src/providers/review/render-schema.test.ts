@@ -115,7 +115,7 @@ describe("the Schema section of the PR comment", () => {
         `| \`${FILE}:2\` | \`ban-drop-column\` **destructive, not approved** | \`Dropping a column may break existing clients.\` | \`Expand/contract: stop reading the column in one release, drop it in a later PR (docs/schema-changes.md), or approve it.\` |`,
         `| \`${FILE}:2\` | \`require-lock-timeout\` | \`\`Missing \`set lock_timeout\` before potentially slow ACCESS EXCLUSIVE lock operations\`\` | \`Start the migration with SET LOCAL lock_timeout = '5s'; (it lasts for drizzle's transaction).\` |`,
         "",
-        "**Schema diff** (the migrated branch against main)",
+        "**Schema diff** (after the pending migrations, against main)",
         "",
         "- removed column users.nickname: `text NULL` — **destructive, not approved**",
         "- changed column users.display\\_name: `text NULL → text NULL DEFAULT ''::text`",

@@ -303,7 +303,7 @@ function mdSchema(schema: SchemaReport): string {
     );
     lines.push(
       schema.diff.length
-        ? "**Schema diff** (the migrated branch against main)\n\n" +
+        ? "**Schema diff** (after the pending migrations, against main)\n\n" +
             schema.diff
               .map(
                 (c) =>
@@ -312,7 +312,7 @@ function mdSchema(schema: SchemaReport): string {
                   (c.destructive ? ` — **${mdText(destructiveNote(c))}**` : ""),
               )
               .join("\n")
-        : "**Schema diff** (the migrated branch against main): no change",
+        : "**Schema diff** (after the pending migrations, against main): no change",
     );
   }
   if (schema.oldCode) {
@@ -634,7 +634,7 @@ function htmlSchema(schema: SchemaReport): string {
     );
     parts.push(
       schema.diff.length
-        ? `<p><strong>Schema diff</strong> (the migrated branch against main)</p>\n<ul>\n` +
+        ? `<p><strong>Schema diff</strong> (after the pending migrations, against main)</p>\n<ul>\n` +
             schema.diff
               .map(
                 (c) =>
@@ -645,7 +645,7 @@ function htmlSchema(schema: SchemaReport): string {
               )
               .join("\n") +
             "\n</ul>"
-        : `<p><strong>Schema diff</strong> (the migrated branch against main): no change</p>`,
+        : `<p><strong>Schema diff</strong> (after the pending migrations, against main): no change</p>`,
     );
   }
   if (schema.oldCode) {
