@@ -17,10 +17,9 @@
  *
  * Usage: node --import tsx bench/schema-checks.ts [--quick] [--runs N] [--verbose] [--keep]
  */
-import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "@codex/pipeline";
-import { copyCheckout } from "../packages/pipeline/test/integration/cli.ts";
+import { addMigration, copyCheckout } from "../packages/pipeline/test/integration/cli.ts";
 import {
   createSandbox,
   flags,
@@ -87,24 +86,6 @@ async function cli(copy: string, sandbox: Sandbox, args: string[]): Promise<Time
     );
   }
   return { ms, steps: parseSteps(result.stdout) };
-}
-
-async function addMigration(copy: string, tag: string, sql: string): Promise<void> {
-  const folder = join(copy, "packages", "database", "drizzle");
-  await writeFile(join(folder, `${tag}.sql`), sql);
-  const path = join(folder, "meta", "_journal.json");
-  const journal = JSON.parse(await readFile(path, "utf8")) as {
-    entries: Record<string, unknown>[];
-  };
-  const last = journal.entries.at(-1) as { idx: number; version: string; when: number };
-  journal.entries.push({
-    idx: last.idx + 1,
-    version: last.version,
-    when: last.when + 1000,
-    tag,
-    breakpoints: true,
-  });
-  await writeFile(path, `${JSON.stringify(journal, null, 2)}\n`);
 }
 
 const checksMs = (t: Timed) =>

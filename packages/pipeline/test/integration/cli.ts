@@ -1,7 +1,17 @@
 /** Helpers for tests that drive the real codex-pipeline CLI, each in its own state folder and port. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -81,6 +91,31 @@ export async function copyCheckout(
     if (install.code !== 0) throw new Error(`pnpm install in ${copy} failed: ${explain(install)}`);
   }
   return copy;
+}
+
+/**
+ * Adds a migration to a copy of the checkout (copyCheckout): its SQL file and its entry in
+ * drizzle's journal, which is what drizzle (and the pipeline's schema checks) read. Adding the
+ * same tag again only rewrites the file.
+ */
+export async function addMigration(copy: string, tag: string, sql: string): Promise<void> {
+  const folder = join(copy, "packages", "database", "drizzle");
+  await writeFile(join(folder, `${tag}.sql`), sql);
+  const path = join(folder, "meta", "_journal.json");
+  const journal = JSON.parse(await readFile(path, "utf8")) as {
+    entries: { idx: number; version: string; when: number; tag: string; breakpoints: boolean }[];
+  };
+  if (journal.entries.some((e) => e.tag === tag)) return;
+  const last = journal.entries.at(-1);
+  if (!last) throw new Error(`${path} has no entries`);
+  journal.entries.push({
+    idx: last.idx + 1,
+    version: last.version,
+    when: last.when + 1000,
+    tag,
+    breakpoints: true,
+  });
+  await writeFile(path, `${JSON.stringify(journal, null, 2)}\n`);
 }
 
 export class Sandbox {

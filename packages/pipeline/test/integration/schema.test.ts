@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyCheckout, explain, Sandbox } from "./cli";
+import { addMigration as addMigrationTo, copyCheckout, explain, Sandbox } from "./cli";
 
 let parent: string;
 let copy: string;
@@ -26,24 +26,8 @@ afterAll(async () => {
 
 const DRIZZLE = () => join(copy, "packages", "database", "drizzle");
 
-/** Writes a migration into the copy and its entry in drizzle's journal (what drizzle reads). */
-async function addMigration(tag: string, sql: string): Promise<void> {
-  await writeFile(join(DRIZZLE(), `${tag}.sql`), sql);
-  const path = join(DRIZZLE(), "meta", "_journal.json");
-  const journal = JSON.parse(await readFile(path, "utf8")) as {
-    entries: { idx: number; version: string; when: number; tag: string; breakpoints: boolean }[];
-  };
-  if (journal.entries.some((e) => e.tag === tag)) return;
-  const last = journal.entries.at(-1)!;
-  journal.entries.push({
-    idx: last.idx + 1,
-    version: last.version,
-    when: last.when + 1000,
-    tag,
-    breakpoints: true,
-  });
-  await writeFile(path, `${JSON.stringify(journal, null, 2)}\n`);
-}
+/** Writes a migration into the copy, with its journal entry. */
+const addMigration = (tag: string, sql: string) => addMigrationTo(copy, tag, sql);
 
 const production = () =>
   box.status().then((s) => s.environments.find((e) => e.name === "production"));
