@@ -134,10 +134,10 @@ describe("the sticky comment's visual section", () => {
     );
     expect(text).toContain(`[Playwright report](${REPORT}/e2e/html/index.html)`);
     expect(text).toMatch(/<details><summary>3 unchanged<\/summary>/);
-    expect(text).toContain("3.21 %");
-    expect(text).toContain("0.42 %");
+    expect(text).toContain("3.2%");
+    expect(text).toContain("0.42%");
     expect(text).toContain(`${APPROVAL_MARKER} **Approval:** ⏳ waiting for approval`);
-    expect(text).toContain("**Added** (not in production): [members · desktop]");
+    expect(text).toContain("**Added** (not in production): [members (desktop)]");
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain("<b>old</b>");
     // Only the run's own images: no relative path is left to resolve against github.com.
@@ -168,7 +168,7 @@ describe("the sticky comment's visual section", () => {
     const text = body(unpublished);
     expect(text).not.toContain("<img");
     expect(text).toContain(`${RUN}#artifacts`);
-    expect(text).toContain("3.21 %");
+    expect(text).toContain("3.2%");
   });
 
   it("without a visual report, folds the published screenshots into one line", () => {
