@@ -230,8 +230,6 @@ export function renderMarkdown(summary: Summary, options: RenderOptions = {}): s
   } else {
     blocks.push(absentText(s));
   }
-  const oldCode = oldCodeText(s);
-  if (oldCode) blocks.push(`**${mdText(oldCode.label)}:** ${mdText(oldCode.verdict)}`);
 
   if (s.schema) blocks.push("### Schema", mdSchema(s.schema));
 
@@ -333,27 +331,6 @@ function stepDuration(step: StepResult): string {
  * or a mention backslash-escaped. Line-start syntax ("#", "-", "1.") needs nothing, because this
  * text never begins a line.
  */
-/**
- * The old-code check's verdict (summary.schema.oldCode) in one line: whether the release
- * production serves survives the migrated schema. Self-contained, for the Schema section.
- */
-export function oldCodeText(
-  summary: Summary,
-):
-  { label: string; status: string; step: StepStatus; detail: string; verdict: string } | undefined {
-  const oldCode = summary.schema?.oldCode;
-  if (!oldCode) return undefined;
-  const step: StepStatus =
-    oldCode.status === "passed" ? "ok" : oldCode.status === "skipped" ? "skipped" : "failed";
-  return {
-    label: "Old code on the new schema",
-    status: oldCode.status,
-    step,
-    detail: oldCode.detail,
-    verdict: `${oldCode.status}: ${oldCode.detail}`,
-  };
-}
-
 function mdText(text: string): string {
   return oneLine(text).replace(/[\\`*_[\]<>|~$&@#!]/g, "\\$&");
 }
@@ -520,16 +497,6 @@ export function renderHtml(summary: Summary, options: RenderOptions = {}): strin
     );
   } else {
     body.push(section("database", "Database", `<p class="muted">${h(absentText(s))}</p>`));
-  }
-  const oldCode = oldCodeText(s);
-  if (oldCode) {
-    body.push(
-      section(
-        "old-code",
-        oldCode.label,
-        `<p><span class="status ${STEP_STATUS_CLASSES[oldCode.step]}">${h(oldCode.status)}</span> ${h(oldCode.detail)}</p>`,
-      ),
-    );
   }
 
   if (s.schema) body.push(section("schema", "Schema", htmlSchema(s.schema)));
