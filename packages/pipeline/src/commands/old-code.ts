@@ -34,6 +34,8 @@ export async function checkLiveRelease(
     pending: string[];
     /** A failure: refuses (production-deploy), goes ahead knowingly, or is only reported (a preview). */
     onFailure: "refuse" | "allow" | "report";
+    /** What production serves now, when the command asked already (asked of the platform otherwise). */
+    live?: () => Promise<string | undefined>;
   },
 ): Promise<OldCodeVerdict> {
   const record = (verdict: OldCodeVerdict) => {
@@ -47,14 +49,14 @@ export async function checkLiveRelease(
     };
     return verdict;
   };
-  const live = await ctx.workers.live(PRODUCTION);
+  if (!input.pending.length) {
+    ctx.progress.skip(STEP, "no pending migration");
+    return record({ status: "skipped", detail: "no pending migration" });
+  }
+  const live = input.live ? await input.live() : await ctx.workers.live(PRODUCTION);
   if (!live) {
     ctx.progress.skip(STEP, "nothing live yet");
     return record({ status: "skipped", detail: "nothing live yet" });
-  }
-  if (!input.pending.length) {
-    ctx.progress.skip(STEP, "no pending migration");
-    return record({ status: "skipped", detail: "no pending migration", version: live });
   }
   const release = await ctx.workers.release(PRODUCTION, live);
   if (!release) {

@@ -83,6 +83,7 @@ export async function productionDeploy(
           databaseUrl: scratch.url,
           pending: tried.applied,
           onFailure: options.allowIncompatible ? "allow" : "refuse",
+          live: async () => previous,
         });
       } finally {
         await scratch.drop();

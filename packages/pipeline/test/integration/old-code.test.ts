@@ -25,6 +25,9 @@ afterAll(async () => {
   if (parent) await rm(parent, { recursive: true, force: true });
 });
 
+/** Each test runs up to four deploys, which take minutes each on a loaded machine. */
+const DEPLOYS = 1_200_000;
+
 const DRIZZLE = () => join(repo, "packages", "database", "drizzle");
 
 /** Adds a migration to the copy: its SQL file and its entry in drizzle-kit's journal. */
@@ -66,104 +69,120 @@ const schemaHealth = async () => {
 };
 
 describe("old code on the new schema (local target)", () => {
-  it("a first deploy has nothing live to try, and no pending migration skips the check", async () => {
-    const first = await box.run("production-deploy");
-    expect(first.code, explain(first)).toBe(0);
-    expect(first.stdout).toMatch(
-      /try the release production serves on the migrated schema: skipped \(nothing live yet\)/,
-    );
-    const again = await box.run("production-deploy");
-    expect(again.code, explain(again)).toBe(0);
-    expect(again.stdout).toMatch(
-      /try the release production serves on the migrated schema: skipped \(no pending migration\)/,
-    );
-    expect((await schemaHealth()).status).toBe(200);
-  });
+  it(
+    "no pending migration skips the check",
+    async () => {
+      const first = await box.run("production-deploy");
+      expect(first.code, explain(first)).toBe(0);
+      expect(first.stdout).toMatch(
+        /try the release production serves on the migrated schema: skipped \(no pending migration\)/,
+      );
+      const again = await box.run("production-deploy");
+      expect(again.code, explain(again)).toBe(0);
+      expect(again.stdout).toMatch(
+        /try the release production serves on the migrated schema: skipped \(no pending migration\)/,
+      );
+      expect((await schemaHealth()).status).toBe(200);
+    },
+    DEPLOYS,
+  );
 
-  it("an additive migration (a nullable column) passes the check, then applies", async () => {
-    await addMigration("0001_users_nickname", `ALTER TABLE "users" ADD COLUMN "nickname" text;`);
-    const result = await box.run("production-deploy");
-    expect(result.code, explain(result)).toBe(0);
-    expect(result.stdout).toMatch(
-      /✓ try the release production serves on the migrated schema \([^)]*\) — v1 answered its schema checks/,
-    );
-    expect(await usersColumns()).toContain("nickname");
-    const summary = JSON.parse(
-      await readFile(join(box.stateDir, "envs", "production", "summary.json"), "utf8"),
-    ) as { schema?: { pending: string[]; oldCode?: { status: string; version?: string } } };
-    expect(summary.schema?.pending).toEqual(["0001_users_nickname"]);
-    expect(summary.schema?.oldCode).toMatchObject({ status: "passed", version: "v1" });
-  });
+  it(
+    "an additive migration (a nullable column) passes the check, then applies",
+    async () => {
+      await addMigration("0001_users_nickname", `ALTER TABLE "users" ADD COLUMN "nickname" text;`);
+      const result = await box.run("production-deploy");
+      expect(result.code, explain(result)).toBe(0);
+      expect(result.stdout).toMatch(
+        /✓ try the release production serves on the migrated schema \([^)]*\) — v1 answered its schema checks/,
+      );
+      expect(await usersColumns()).toContain("nickname");
+      const summary = JSON.parse(
+        await readFile(join(box.stateDir, "envs", "production", "summary.json"), "utf8"),
+      ) as { schema?: { pending: string[]; oldCode?: { status: string; version?: string } } };
+      expect(summary.schema?.pending).toEqual(["0001_users_nickname"]);
+      expect(summary.schema?.oldCode).toMatchObject({ status: "passed", version: "v1" });
+    },
+    DEPLOYS,
+  );
 
-  it("a rename of a column the live code reads is refused before main is touched", async () => {
-    const live = (await production())?.version;
-    const before = await migrationsOnMain();
-    await addMigration(
-      "0002_users_public_name",
-      `ALTER TABLE "users" RENAME COLUMN "display_name" TO "public_name";`,
-    );
-    const result = await box.run("production-deploy");
-    expect(result.code, explain(result)).toBe(2);
-    expect(result.stderr).toMatch(
-      new RegExp(
-        `the migrations 0002_users_public_name break the code production serves now \\(${live}\\), so main was not touched`,
-      ),
-    );
-    expect(result.stderr).toMatch(/auth-worker-production: .*users by email \(login\) failed/);
-    expect(result.stderr).toMatch(/column "display_name" does not exist/);
-    expect(result.stderr).toMatch(/expand\/contract/);
-    expect(result.stderr).toMatch(/--allow-incompatible/);
-    expect(result.stdout).not.toMatch(/▸ migrate main/);
-    // Main untouched, production still serving the same version, its schema check passing.
-    expect(await usersColumns()).toContain("display_name");
-    expect(await migrationsOnMain()).toBe(before);
-    expect((await production())?.version).toBe(live);
-    expect(await schemaHealth()).toMatchObject({ status: 200, body: { schema: "ok" } });
-    // No throwaway database left behind.
-    expect((await box.databases()).filter((d) => d.startsWith("scratch_"))).toEqual([]);
-    const summary = JSON.parse(
-      await readFile(join(box.stateDir, "envs", "production", "summary.json"), "utf8"),
-    ) as { status: string; schema?: { oldCode?: { status: string; detail: string } } };
-    expect(summary.status).toBe("failed");
-    expect(summary.schema?.oldCode?.status).toBe("refused");
-    expect(summary.schema?.oldCode?.detail).toMatch(/display_name/);
-  });
+  it(
+    "a rename of a column the live code reads is refused before main is touched",
+    async () => {
+      const live = (await production())?.version;
+      const before = await migrationsOnMain();
+      await addMigration(
+        "0002_users_public_name",
+        `ALTER TABLE "users" RENAME COLUMN "display_name" TO "public_name";`,
+      );
+      const result = await box.run("production-deploy");
+      expect(result.code, explain(result)).toBe(2);
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `the migrations 0002_users_public_name break the code production serves now \\(${live}\\), so main was not touched`,
+        ),
+      );
+      expect(result.stderr).toMatch(/auth-worker-production: .*users by email \(login\) failed/);
+      expect(result.stderr).toMatch(/column "display_name" does not exist/);
+      expect(result.stderr).toMatch(/expand\/contract/);
+      expect(result.stderr).toMatch(/--allow-incompatible/);
+      expect(result.stdout).not.toMatch(/▸ migrate main/);
+      // Main untouched, production still serving the same version, its schema check passing.
+      expect(await usersColumns()).toContain("display_name");
+      expect(await migrationsOnMain()).toBe(before);
+      expect((await production())?.version).toBe(live);
+      expect(await schemaHealth()).toMatchObject({ status: 200, body: { schema: "ok" } });
+      // No throwaway database left behind.
+      expect((await box.databases()).filter((d) => d.startsWith("scratch_"))).toEqual([]);
+      const summary = JSON.parse(
+        await readFile(join(box.stateDir, "envs", "production", "summary.json"), "utf8"),
+      ) as { status: string; schema?: { oldCode?: { status: string; detail: string } } };
+      expect(summary.status).toBe("failed");
+      expect(summary.schema?.oldCode?.status).toBe("refused");
+      expect(summary.schema?.oldCode?.detail).toMatch(/display_name/);
+    },
+    DEPLOYS,
+  );
 
-  it("a rollback to code that does not survive the schema is refused, and allowed with --force-schema", async () => {
-    // The copy's code moves to the renamed column, and goes out knowingly with the migration.
-    const schemaFile = join(repo, "packages", "database", "src", "schema", "users.ts");
-    const source = await readFile(schemaFile, "utf8");
-    expect(source).toContain('text("display_name")');
-    await writeFile(schemaFile, source.replace('text("display_name")', 'text("public_name")'));
-    const old = (await production())?.version as string;
-    const forced = await box.run("production-deploy", "--allow-incompatible");
-    expect(forced.code, explain(forced)).toBe(0);
-    expect(forced.stdout).toMatch(/\(allowed by --allow-incompatible\)/);
-    const current = (await production())?.version as string;
-    expect(current).not.toBe(old);
-    expect(await usersColumns()).toContain("public_name");
+  it(
+    "a rollback to code that does not survive the schema is refused, and allowed with --force-schema",
+    async () => {
+      // The copy's code moves to the renamed column, and goes out knowingly with the migration.
+      const schemaFile = join(repo, "packages", "database", "src", "schema", "users.ts");
+      const source = await readFile(schemaFile, "utf8");
+      expect(source).toContain('text("display_name")');
+      await writeFile(schemaFile, source.replace('text("display_name")', 'text("public_name")'));
+      const old = (await production())?.version as string;
+      const forced = await box.run("production-deploy", "--allow-incompatible");
+      expect(forced.code, explain(forced)).toBe(0);
+      expect(forced.stdout).toMatch(/\(allowed by --allow-incompatible\)/);
+      const current = (await production())?.version as string;
+      expect(current).not.toBe(old);
+      expect(await usersColumns()).toContain("public_name");
 
-    const refused = await box.run("rollback");
-    expect(refused.code, explain(refused)).toBe(2);
-    expect(refused.stderr).toMatch(new RegExp(`rollback to ${old} refused`));
-    expect(refused.stderr).toMatch(/column "display_name" does not exist/);
-    expect(refused.stderr).toMatch(/--force-schema/);
-    expect((await production())?.version).toBe(current);
-    expect(await schemaHealth()).toMatchObject({ status: 200 });
+      const refused = await box.run("rollback");
+      expect(refused.code, explain(refused)).toBe(2);
+      expect(refused.stderr).toMatch(new RegExp(`rollback to ${old} refused`));
+      expect(refused.stderr).toMatch(/column "display_name" does not exist/);
+      expect(refused.stderr).toMatch(/--force-schema/);
+      expect((await production())?.version).toBe(current);
+      expect(await schemaHealth()).toMatchObject({ status: 200 });
 
-    // Forced: the old version is served, and the rollback's own smoke check says it is broken.
-    const back = await box.run("rollback", "--force-schema");
-    expect((await production())?.version).toBe(old);
-    expect(back.stdout).toMatch(/\(allowed by --force-schema\)/);
-    expect(back.code).not.toBe(0);
-    expect(back.stderr).toMatch(/does not survive the schema: users by email \(login\) failed/);
+      // Forced: the old version is served, and the rollback's own smoke check says it is broken.
+      const back = await box.run("rollback", "--force-schema");
+      expect((await production())?.version).toBe(old);
+      expect(back.stdout).toMatch(/\(allowed by --force-schema\)/);
+      expect(back.code).not.toBe(0);
+      expect(back.stderr).toMatch(/does not survive the schema: users by email \(login\) failed/);
 
-    // Forward again: that version was built with as many migrations as main has, so no check.
-    const forward = await box.run("rollback", "--to", current);
-    expect(forward.code, explain(forward)).toBe(0);
-    expect(forward.stdout).toMatch(
-      /survives the current schema: skipped \(.* was built with 3 migrations, the database has 3\)/,
-    );
-    expect(await schemaHealth()).toMatchObject({ status: 200, body: { schema: "ok" } });
-  });
+      // Forward again: that version was built with as many migrations as main has, so no check.
+      const forward = await box.run("rollback", "--to", current);
+      expect(forward.code, explain(forward)).toBe(0);
+      expect(forward.stdout).toMatch(
+        /survives the current schema: skipped \(.* was built with 3 migrations, the database has 3\)/,
+      );
+      expect(await schemaHealth()).toMatchObject({ status: 200, body: { schema: "ok" } });
+    },
+    DEPLOYS,
+  );
 });
