@@ -7,7 +7,7 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyCheckout, explain, Sandbox } from "./cli";
+import { addMigration, copyCheckout, explain, Sandbox } from "./cli";
 
 let parent: string;
 let repo: string;
@@ -27,26 +27,6 @@ afterAll(async () => {
 
 /** Each test runs up to four deploys, which take minutes each on a loaded machine. */
 const DEPLOYS = 1_200_000;
-
-const DRIZZLE = () => join(repo, "packages", "database", "drizzle");
-
-/** Adds a migration to the copy: its SQL file and its entry in drizzle-kit's journal. */
-async function addMigration(tag: string, statement: string): Promise<void> {
-  await writeFile(join(DRIZZLE(), `${tag}.sql`), `${statement}\n`);
-  const file = join(DRIZZLE(), "meta", "_journal.json");
-  const journal = JSON.parse(await readFile(file, "utf8")) as {
-    entries: { idx: number; version: string; when: number; tag: string; breakpoints: boolean }[];
-  };
-  const last = journal.entries.at(-1);
-  journal.entries.push({
-    idx: journal.entries.length,
-    version: "7",
-    when: (last?.when ?? Date.now()) + 60_000,
-    tag,
-    breakpoints: true,
-  });
-  await writeFile(file, `${JSON.stringify(journal, null, 2)}\n`);
-}
 
 const usersColumns = () =>
   box.sql("main", async (sql) =>
@@ -90,7 +70,11 @@ describe("old code on the new schema (local target)", () => {
   it(
     "an additive migration (a nullable column) passes the check, then applies",
     async () => {
-      await addMigration("0001_users_nickname", `ALTER TABLE "users" ADD COLUMN "nickname" text;`);
+      await addMigration(
+        repo,
+        "0001_users_nickname",
+        `ALTER TABLE "users" ADD COLUMN "nickname" text;`,
+      );
       const result = await box.run("production-deploy");
       expect(result.code, explain(result)).toBe(0);
       expect(result.stdout).toMatch(
@@ -112,6 +96,7 @@ describe("old code on the new schema (local target)", () => {
       const live = (await production())?.version;
       const before = await migrationsOnMain();
       await addMigration(
+        repo,
         "0002_users_public_name",
         `ALTER TABLE "users" RENAME COLUMN "display_name" TO "public_name";`,
       );
