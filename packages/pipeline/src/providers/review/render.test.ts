@@ -143,7 +143,7 @@ describe("renderMarkdown", () => {
     );
   });
 
-  it("shows the old-code check's verdict under the database, in Markdown and HTML", () => {
+  it("shows the old-code check's verdict in the Schema section, in Markdown and HTML", () => {
     const schema: Summary["schema"] = {
       pending: ["0005_users_public_name"],
       lint: [],
@@ -156,12 +156,11 @@ describe("renderMarkdown", () => {
           "v2 does not survive the schema: auth-worker-production: users by email (login) failed: column users.display_name does not exist (SQLSTATE 42703)",
       },
     };
-    expect(mdSection(renderMarkdown(summary({ schema })), "Database")).toBe(
-      "Branch `pr-12`  \nMigrations applied: `0003_add_plans`, `0004_add_entitlements` (4 in total)\n\n" +
-        "**Old code on the new schema:** refused: v2 does not survive the schema: auth-worker-production: users by email (login) failed: column users.display\\_name does not exist (SQLSTATE 42703)",
+    expect(mdSection(renderMarkdown(summary({ schema })), "Schema")).toContain(
+      "**Old code on the new schema:** refused — `v2 does not survive the schema: auth-worker-production: users by email (login) failed: column users.display_name does not exist (SQLSTATE 42703)` (`v2`)",
     );
-    expect(htmlSection(renderHtml(summary({ schema })), "old-code")).toContain(
-      '<span class="status status-failed">refused</span> v2 does not survive the schema: auth-worker-production: users by email (login) failed: column users.display_name does not exist (SQLSTATE 42703)',
+    expect(htmlSection(renderHtml(summary({ schema })), "schema")).toContain(
+      "<strong>Old code on the new schema:</strong> refused — <code>v2 does not survive the schema: auth-worker-production: users by email (login) failed: column users.display_name does not exist (SQLSTATE 42703)</code>",
     );
     // No verdict, no line.
     expect(renderMarkdown(summary())).not.toContain("Old code on the new schema");
