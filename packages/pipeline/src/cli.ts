@@ -32,7 +32,7 @@ commands:
                           one whose code does not survive the current schema is refused
                           unless --force-schema
   test                    lint, types, unit and integration tests, on their own database
-  e2e [--pr N | --base-url URL]
+  e2e [--pr N | --base-url URL] [--e2e-spec FILTER]
                           the Playwright suite, against a fresh stack or an environment
   status [--json]         environments, URLs, branches, versions and the local host
   serve --pr N            deploy the local preview of PR N and serve it in the foreground
@@ -85,7 +85,7 @@ const COMMANDS: Record<string, Options> = {
     ...TARGET,
   },
   test: {},
-  e2e: { pr: { type: "string" }, "base-url": { type: "string" } },
+  e2e: { pr: { type: "string" }, "base-url": { type: "string" }, "e2e-spec": { type: "string" } },
   status: { json: { type: "boolean" }, ...TARGET },
   serve: { pr: { type: "string" } },
   stop: {},
@@ -224,6 +224,7 @@ export async function main(
           {
             ...(str(flags.pr) !== undefined ? { pr: str(flags.pr) } : {}),
             ...(str(flags["base-url"]) !== undefined ? { baseUrl: str(flags["base-url"]) } : {}),
+            ...(str(flags["e2e-spec"]) !== undefined ? { spec: str(flags["e2e-spec"]) } : {}),
           },
           io,
         );

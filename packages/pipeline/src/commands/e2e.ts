@@ -4,7 +4,13 @@ import { freePort } from "@codex/database/embedded";
 import { stopHost } from "../local/host-client";
 import { statePaths } from "../state";
 import { previewDeploy } from "./preview-deploy";
-import { assertChromium, e2eSummary, runPlaywright, type E2eResult } from "../playwright";
+import {
+  assertChromium,
+  checkSpecFilter,
+  e2eSummary,
+  runPlaywright,
+  type E2eResult,
+} from "../playwright";
 import { join } from "node:path";
 import { previewEnvironment } from "../core/environments";
 import { PipelineError, userError } from "../errors";
@@ -17,6 +23,8 @@ import { localContext, type CommandIO, type LocalTarget } from "./context";
 export interface E2eOptions {
   pr?: string;
   baseUrl?: string;
+  /** Only the spec files whose own name starts with this (`--e2e-spec`, as preview-deploy's). */
+  spec?: string;
   /** The local target's state folder and port, when not CODEX_STATE_DIR and CODEX_PORT. */
   local?: LocalTarget;
 }
@@ -25,7 +33,7 @@ export interface E2eOptions {
  * Without --pr or --base-url: deploy a fresh local preview in a state folder and on a port of
  * its own (so the developer's previews are untouched), run the suite against it, remove it.
  */
-async function e2eOnFreshPreview(io: CommandIO): Promise<E2eResult> {
+async function e2eOnFreshPreview(io: CommandIO, spec?: string): Promise<E2eResult> {
   const dir = await mkdtemp(join(tmpdir(), "codex-e2e-"));
   await chmod(dir, 0o755); // as root, Postgres runs as `postgres` and must enter it
   const local = { paths: statePaths(dir), port: await freePort() };
@@ -34,7 +42,11 @@ async function e2eOnFreshPreview(io: CommandIO): Promise<E2eResult> {
     const environment = previewEnvironment(1);
     const summary = await previewDeploy({ environment, skipTests: true, local }, io);
     const web = summary.urls?.web ?? `http://pr-1.localhost:${local.port}`;
-    return await e2e({ baseUrl: web, local }, io, summary.environment);
+    return await e2e(
+      { baseUrl: web, local, ...(spec !== undefined ? { spec } : {}) },
+      io,
+      summary.environment,
+    );
   } finally {
     await stopHost(local.paths).catch(() => false);
     await rm(dir, { recursive: true, force: true });
@@ -56,9 +68,10 @@ export async function e2e(
       `--base-url must be an http(s) URL (got "${options.baseUrl}")`,
     );
   }
+  if (options.spec !== undefined) checkSpecFilter(options.spec);
   const environment = options.pr === undefined ? undefined : previewEnvironment(options.pr);
   await assertChromium();
-  if (!environment && options.baseUrl === undefined) return e2eOnFreshPreview(io);
+  if (!environment && options.baseUrl === undefined) return e2eOnFreshPreview(io, options.spec);
   const ctx = localContext(io, options.local);
   const { progress } = ctx;
   let baseUrl = options.baseUrl;
@@ -88,6 +101,7 @@ export async function e2e(
             ? { environment: environment?.name ?? environmentName }
             : {}),
           reportDir,
+          ...(options.spec !== undefined ? { spec: options.spec } : {}),
           ...(environment
             ? { visualDir: visualFolders(ctx.paths.env(environment.name)).preview }
             : {}),
