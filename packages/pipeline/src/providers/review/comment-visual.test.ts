@@ -136,7 +136,11 @@ describe("the sticky comment's visual section", () => {
     expect(text).toMatch(/<details><summary>3 unchanged<\/summary>/);
     expect(text).toContain("3.2%");
     expect(text).toContain("0.42%");
-    expect(text).toContain(`${APPROVAL_MARKER} **Approval:** ⏳ waiting for approval`);
+    // The marker ends the line, so that GitHub renders the line as Markdown, not as an HTML block.
+    expect(text).toMatch(
+      /^\*\*Approval:\*\* ⏳ waiting for approval.* <!-- codex-visual-approval -->$/m,
+    );
+    expect(text).toContain(APPROVAL_MARKER);
     expect(text).toContain("**Added** (not in production): [members (desktop)]");
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain("<b>old</b>");
@@ -149,7 +153,7 @@ describe("the sticky comment's visual section", () => {
     const approved = body(
       summary({ visual: visual({ approval: { state: "approved", by: "octocat" } }) }),
     );
-    expect(approved).toContain(`${APPROVAL_MARKER} **Approval:** ✅ approved by octocat`);
+    expect(approved).toContain(`**Approval:** ✅ approved by octocat ${APPROVAL_MARKER}`);
     const calm = body(
       summary({
         visual: visual({

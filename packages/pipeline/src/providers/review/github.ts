@@ -289,7 +289,7 @@ export class GitHubReviewChannel implements ReviewChannel {
       const comment = await this.#findComment(pr, marker);
       if (comment !== undefined) {
         const line = approvalLine({ state: "approved", by: approval.by }, 1);
-        const pattern = new RegExp(`^${APPROVAL_MARKER}.*$`, "m");
+        const pattern = new RegExp(`^.*${APPROVAL_MARKER}$`, "m");
         const body = comment.body;
         if (pattern.test(body)) {
           await this.#octokit.rest.issues.updateComment({

@@ -858,7 +858,9 @@ export function approvalLine(approval: VisualReport["approval"], changes: number
       `⏳ waiting for approval: a reviewer with write access comments ${mdCode(APPROVE_COMMAND)} ` +
       "(the `codex/visual` check stays pending until then; a new push asks again)";
   }
-  return `${APPROVAL_MARKER} **Approval:** ${text}`;
+  // The marker ends the line: a line that starts with an HTML comment is an HTML block in
+  // CommonMark (GitHub's Markdown), and the rest of the line would not be rendered.
+  return `**Approval:** ${text} ${APPROVAL_MARKER}`;
 }
 
 /**
