@@ -1,5 +1,5 @@
 import { defineProject } from "vitest/config";
-import { COPY_TESTS } from "./vitest.copies.config";
+import { COPY_TESTS } from "./vitest.copies.config.ts";
 
 // Integration tests that drive the real CLI: they start a local host and deploy previews, so
 // they run one file at a time, and never inside a preview's own test step (CODEX_NESTED_RUN).

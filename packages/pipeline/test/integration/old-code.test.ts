@@ -98,7 +98,10 @@ describe("old code on the new schema (local target)", () => {
       await addMigration(
         repo,
         "0002_users_public_name",
-        `ALTER TABLE "users" RENAME COLUMN "display_name" TO "public_name";`,
+        // Approved for the destructive-change gate (a rename loses the old name's data for old
+        // code), so that what refuses it here is the old-code check alone.
+        "-- codex:approve-destructive renaming-column: the old-code check must still refuse it\n" +
+          `ALTER TABLE "users" RENAME COLUMN "display_name" TO "public_name";`,
       );
       const result = await box.run("production-deploy");
       expect(result.code, explain(result)).toBe(2);
