@@ -220,6 +220,13 @@ describe("Runtimes (real workerd)", () => {
       await new Promise((r) => setTimeout(r, 200));
       if (!(await getByHost(port1 ?? 0, "pr-1.localhost", "/version.txt").catch(() => undefined)))
         break;
+      // That was preview-2's: let the host restart it before the next one is killed, so that
+      // preview-2 is asked below only once it is back (its own restart is what this test shows).
+      const back = Date.now() + 30_000;
+      while (Date.now() < back) {
+        if ((await viaFront("pr-2.localhost", "/version.txt")) === "200 preview-2 v3") break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
     const answers: string[] = [];
     const deadline = Date.now() + 30_000;
