@@ -187,4 +187,25 @@ describe("refusal", () => {
     expect(error.hint).toMatch(/expand\/contract/);
     expect(error.hint).toMatch(/docs\/schema-changes\.md/);
   });
+
+  it("shows the marker for what refused it: the first unapproved finding's rule, else the object", () => {
+    const rename = { ...dropFinding(), rule: "renaming-column" };
+    const byRule = decide([rename], [], { approvals: [], problems: [] }, ["0001"]);
+    expect(byRule.approveAs).toBe("renaming-column");
+    expect(refusal(byRule.blocking, byRule.approveAs).hint).toMatch(
+      /"-- codex:approve-destructive renaming-column: <why this is safe>"/,
+    );
+    const narrowed: SchemaChange = {
+      kind: "column",
+      name: "users.email",
+      change: "changed",
+      before: "text NOT NULL",
+      after: "varchar(20) NOT NULL",
+      destructive: true,
+    };
+    const byObject = decide([], [narrowed], { approvals: [], problems: [] }, ["0001"]);
+    expect(refusal(byObject.blocking, byObject.approveAs).hint).toMatch(
+      /"-- codex:approve-destructive users\.email: <why this is safe>"/,
+    );
+  });
 });

@@ -30,7 +30,9 @@ export interface ParsedApprovals {
   problems: string[];
 }
 
-const EXAMPLE = `-- ${MARKER} ban-drop-column: <why this is safe>`;
+/** The marker that approves `target` (a rule or a schema object), as the messages show it. */
+const example = (target = "ban-drop-column") => `-- ${MARKER} ${target}: <why this is safe>`;
+const EXAMPLE = example();
 
 /** The approval markers of one migration file (SQL comments of their own). */
 export function parseApprovals(file: string, text: string): ParsedApprovals {
@@ -79,6 +81,8 @@ export interface GateResult {
   check: SchemaCheck;
   /** What refused it, one line each; empty when it passed. */
   blocking: string[];
+  /** What the first unapproved finding's marker would name: its rule, or the changed object. */
+  approveAs?: string;
 }
 
 /**
@@ -130,6 +134,9 @@ export function decide(
           `${c.kind} ${c.name} ${c.change}${c.before ? ` (was ${c.before}${c.after ? `, now ${c.after}` : ""})` : c.after ? ` (${c.after})` : ""}: ${c.change === "removed" ? "its data would be lost" : "narrowed: existing data or the code production runs now may not fit"}`,
       ),
   ];
+  const approveAs =
+    findings.find((f) => f.destructive && f.approved === undefined)?.rule ??
+    changes.find((c) => c.destructive && c.approved === undefined)?.name;
   const destructive =
     findings.filter((f) => f.destructive).length + changes.filter((c) => c.destructive).length;
   const approved =
@@ -152,14 +159,14 @@ export function decide(
   } else {
     check = { status: "passed", detail: "nothing destructive" };
   }
-  return { check, blocking };
+  return { check, blocking, ...(approveAs ? { approveAs } : {}) };
 }
 
 /**
  * The refusal production-deploy exits with: a user error (exit 2), naming each statement, rule
  * and object, and the two ways forward.
  */
-export function refusal(blocking: readonly string[]): PipelineError {
+export function refusal(blocking: readonly string[], approveAs?: string): PipelineError {
   return new PipelineError(
     "DESTRUCTIVE_CHANGE",
     [
@@ -170,7 +177,7 @@ export function refusal(blocking: readonly string[]): PipelineError {
       kind: "user",
       hint:
         `If it is intended, approve it in the migration file with a reviewed comment such as ` +
-        `"${EXAMPLE}" and commit it; or split it into expand/contract steps across releases ` +
+        `"${example(approveAs)}" and commit it; or split it into expand/contract steps across releases ` +
         `(docs/schema-changes.md). Production still serves the previous version.`,
     },
   );

@@ -70,10 +70,10 @@ export async function checkSchema(
         approvals.problems.push(...parsed.problems);
       }
       const tags = pending.map((m) => m.tag);
-      const { check, blocking } = decide(lint, diff, approvals, tags);
+      const { check, blocking, approveAs } = decide(lint, diff, approvals, tags);
       const result: SchemaReport = { pending: tags, lint, diff, gate: check };
       options.summary.schema = { ...options.summary.schema, ...result };
-      if (options.enforce && check.status === "refused") throw refusal(blocking);
+      if (options.enforce && check.status === "refused") throw refusal(blocking, approveAs);
       return result;
     },
     (r) => `${r.gate.status}: ${r.gate.detail}`,
