@@ -11,6 +11,7 @@ export const COPY_TESTS = [
   "test/integration/fresh-clone.test.ts",
   "test/integration/schema.test.ts",
   "test/integration/old-code.test.ts",
+  "test/integration/cloud-old-code.test.ts",
   "test/integration/visual.test.ts",
   "test/integration/compiled-cli.test.ts",
 ];

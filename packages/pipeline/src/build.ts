@@ -24,11 +24,16 @@ export const BUILD_PATHS = statePaths(join(REPO_ROOT, ".codex"));
  */
 export const WEB_BUILD_MARKER = join(BUILD_PATHS.builds, "web-build.json");
 
-export const WORKER_DIRS: Record<WorkerKind, string> = {
-  web: join(REPO_ROOT, "apps", "web"),
-  auth: join(REPO_ROOT, "workers", "auth"),
-  webhook: join(REPO_ROOT, "workers", "stripe-webhook-handler"),
-};
+/** Where each Worker's sources (and its wrangler config) are in the checkout at `root`. */
+export function workerDirs(root: string): Record<WorkerKind, string> {
+  return {
+    web: join(root, "apps", "web"),
+    auth: join(root, "workers", "auth"),
+    webhook: join(root, "workers", "stripe-webhook-handler"),
+  };
+}
+
+export const WORKER_DIRS = workerDirs(REPO_ROOT);
 
 // What the bundles are made of. A change anywhere here means a new build.
 const SOURCES = [
@@ -142,35 +147,34 @@ async function stopOrphanBuilds(paths: StatePaths): Promise<void> {
 /**
  * Builds into `versionDir`: derived configs in config/, bundles in <kind>/, the web app's static
  * assets in web-assets/. The vite step writes to apps/web/.svelte-kit, which every environment
- * shares, so building is serialized across environments.
+ * shares, so building is serialized across environments. `root` is the checkout built: this one
+ * by default, or another (an earlier commit's sources, see release-build.ts), with its own lock.
  */
 export async function buildStack(
   stack: DerivedStack,
   code: string,
   versionDir: string,
+  root: string = REPO_ROOT,
 ): Promise<BuildResult> {
-  const paths = BUILD_PATHS;
+  const paths = statePaths(join(root, ".codex"));
+  const dirs = workerDirs(root);
+  const marker = join(paths.builds, "web-build.json");
   return withLock(paths, "build", async () => {
     await stopOrphanBuilds(paths);
-    const built = await readFile(WEB_BUILD_MARKER, "utf8").then(
+    const built = await readFile(marker, "utf8").then(
       (t) => (JSON.parse(t) as { hash: string }).hash,
       () => "",
     );
-    const entry = join(WORKER_DIRS.web, ".svelte-kit", "cloudflare", "_worker.js");
+    const entry = join(dirs.web, ".svelte-kit", "cloudflare", "_worker.js");
     const present = await stat(entry).then(
       () => true,
       () => false,
     );
     // Configs do not change vite's output, so one web build serves every environment.
     if (built !== code || !present) {
-      await build(
-        paths,
-        ["exec", "vite", "build"],
-        WORKER_DIRS.web,
-        "the web app's build (vite build)",
-      );
+      await build(paths, ["exec", "vite", "build"], dirs.web, "the web app's build (vite build)");
       await writeFileAtomic(
-        WEB_BUILD_MARKER,
+        marker,
         JSON.stringify({ hash: code, builtAt: new Date().toISOString() }),
       );
     }
@@ -192,7 +196,7 @@ export async function buildStack(
             "--outdir",
             bundleDir,
           ],
-          WORKER_DIRS[worker.kind],
+          dirs[worker.kind],
           `bundling ${worker.name} (wrangler deploy --dry-run)`,
         );
         const main = (await readdir(bundleDir)).find((f) => f.endsWith(".js"));
@@ -202,7 +206,7 @@ export async function buildStack(
       }),
     );
     const assetsDir = join(versionDir, "web-assets");
-    await copyAssets(join(WORKER_DIRS.web, ".svelte-kit", "cloudflare"), assetsDir);
+    await copyAssets(join(dirs.web, ".svelte-kit", "cloudflare"), assetsDir);
     return { workers, assetsDir };
   });
 }

@@ -33,6 +33,22 @@ export interface ReleaseBundles {
   secrets: Record<string, string>;
 }
 
+/**
+ * A release as a platform names it, before its bundles are at hand: on the local target they are
+ * on disk; on the cloud target they are built from the release's commit (which takes a minute),
+ * so `load` is called only when the release is to be tried. `unavailable` says why it cannot be
+ * (a deploy without a commit, a commit this clone lacks); `load` then throws.
+ */
+export interface ReleaseHandle {
+  version: string;
+  /** How many migrations the code was built with, when known without building it. */
+  migrations?: number;
+  /** Where the bundles come from, for the progress line ("recorded bundles", "built from …"). */
+  source: string;
+  unavailable?: string;
+  load(): Promise<ReleaseBundles>;
+}
+
 export type OldCodeVerdict = SchemaCheck & { version?: string };
 
 /**

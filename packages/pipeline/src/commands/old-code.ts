@@ -11,7 +11,12 @@ import type { Environment } from "../core/environments";
 import { PRODUCTION } from "../core/environments";
 import type { Summary } from "../core/summary";
 import { PipelineError, userError } from "../errors";
-import { tryRelease, type OldCodeVerdict } from "../old-code";
+import {
+  tryRelease,
+  type OldCodeVerdict,
+  type ReleaseBundles,
+  type ReleaseHandle,
+} from "../old-code";
 import type { Context } from "./context";
 
 const STEP = "try the release production serves on the migrated schema";
@@ -58,12 +63,13 @@ export async function checkLiveRelease(
     ctx.progress.skip(STEP, "nothing live yet");
     return record({ status: "skipped", detail: "nothing live yet" });
   }
-  const release = await ctx.workers.release(PRODUCTION, live);
-  if (!release) {
-    const why = `the ${ctx.target} target cannot give back release ${live} yet`;
+  const handle = await ctx.workers.release(PRODUCTION, live);
+  if (!handle || handle.unavailable) {
+    const why = handle?.unavailable ?? `the ${ctx.target} target does not know release ${live}`;
     ctx.progress.skip(STEP, why);
     return record({ status: "skipped", detail: why, version: live });
   }
+  const release = await loadRelease(ctx, handle);
   const verdict = await ctx.progress.step(
     STEP,
     async () => {
@@ -88,6 +94,15 @@ export async function checkLiveRelease(
   return record(verdict);
 }
 
+/** A release's bundles, as a step of their own: on the cloud target they are built (a minute). */
+function loadRelease(ctx: Context, handle: ReleaseHandle): Promise<ReleaseBundles> {
+  return ctx.progress.step(
+    `get ${handle.version}'s bundles`,
+    () => handle.load(),
+    () => handle.source,
+  );
+}
+
 /**
  * Before a rollback to `to`: when that version was built with fewer migrations than the
  * environment's database has (or did not record how many), its code is tried on a copy of the
@@ -100,10 +115,14 @@ export async function checkRollbackSchema(
   to: string | undefined,
   force: boolean,
 ): Promise<void> {
-  const step = `check that ${to ?? "the previous version"} survives the current schema`;
-  const release = to ? await ctx.workers.release(environment, to) : undefined;
-  if (!release) {
-    ctx.progress.skip(step, `the ${ctx.target} target cannot give back that release yet`);
+  const target = await ctx.workers.rollbackTarget(environment, to);
+  const step = `check that ${target ?? to ?? "the previous version"} survives the current schema`;
+  const handle = target ? await ctx.workers.release(environment, target) : undefined;
+  if (!handle || handle.unavailable) {
+    ctx.progress.skip(
+      step,
+      handle?.unavailable ?? `the ${ctx.target} target does not know that release`,
+    );
     return;
   }
   const database = await ctx.database();
@@ -113,13 +132,14 @@ export async function checkRollbackSchema(
       : await database.url(environment);
   const db = createDb(url);
   const applied = await appliedCount(db).finally(() => closeDb(db));
-  if (release.migrations !== undefined && release.migrations >= applied) {
+  if (handle.migrations !== undefined && handle.migrations >= applied) {
     ctx.progress.skip(
       step,
-      `${release.version} was built with ${release.migrations} migrations, the database has ${applied}`,
+      `${handle.version} was built with ${handle.migrations} migrations, the database has ${applied}`,
     );
     return;
   }
+  const release = await loadRelease(ctx, handle);
   await ctx.progress.step(
     step,
     async () => {

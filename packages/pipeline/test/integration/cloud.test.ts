@@ -21,15 +21,12 @@ import { startCloudflareStub, type CloudflareStub } from "../../src/testing/stub
 import { PERSON, startGitHubStub, type GitHubStub } from "../../src/testing/stubs/github";
 import { GitHubReviewChannel } from "../../src/providers/review/github";
 import { redact, type NeonStub } from "../../src/testing/stubs/neon";
-import {
-  NEON_DNS_PRELOAD,
-  startNeonOnPostgres,
-  type NeonOnPostgres,
-} from "../../src/testing/stubs/neon-postgres";
+import { startNeonOnPostgres, type NeonOnPostgres } from "../../src/testing/stubs/neon-postgres";
 import Stripe from "stripe";
 import { startStripeStub, type StripeStub } from "../../src/testing/stubs/stripe";
 import { descendants, waitUntilGone, type ProcessRecord } from "../../src/local/processes";
 import { Sandbox, type CliResult } from "./cli";
+import { cloudEnv } from "./cloud-env";
 
 // Built at run time, so that no scanner mistakes the fixtures for real credentials.
 const secret = (prefix: string) => prefix + randomBytes(16).toString("hex");
@@ -57,40 +54,18 @@ const stateDirs: string[] = [];
 /** Every signing secret Stripe handed out (deleted endpoints vanish from the stub). */
 const signingSecrets = new Set<string>();
 
-/** The cloud target's environment, pointed at the stubs. */
-function cloudEnv(stateDir: string, overrides: Record<string, string | undefined> = {}) {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    CODEX_STATE_DIR: stateDir,
-    HOME: join(stateDir, "home"),
-    NO_COLOR: "1",
-    CLOUDFLARE_API_TOKEN: cf.apiToken,
-    CLOUDFLARE_ACCOUNT_ID: cf.accountId,
-    CLOUDFLARE_API_BASE_URL: cf.url,
-    CLOUDFLARE_WORKERS_SUBDOMAIN: cf.subdomain,
-    NEON_API_KEY: neon.apiKey,
-    NEON_PROJECT_ID: neon.projectId,
-    NEON_API_HOST: neon.url,
-    GITHUB_TOKEN: github.token,
-    GITHUB_REPOSITORY: REPOSITORY,
-    GITHUB_API_URL: github.url,
-    STRIPE_SECRET_KEY: stripe.apiKey,
-    STRIPE_API_HOST: stripe.url,
-    SESSION_SECRET,
-    SESSION_SECRET_PRODUCTION,
-    STRIPE_WEBHOOK_SECRET_PRODUCTION,
-    CODEX_SMOKE_CONNECT_TO: `127.0.0.1:${new URL(cf.url).port}`,
-    CODEX_SMOKE_RETRY_MS: "0",
-    // No commit unless a test gives one: GitHub deployments are reported only for a commit.
-    GITHUB_SHA: undefined,
-    // The stub's Neon hosts (ep-….aws.neon.tech) resolve to its Postgres on 127.0.0.1.
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${NEON_DNS_PRELOAD}`.trim(),
-    ...overrides,
-  };
-  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<
-    string,
-    string
-  >;
+/** The cloud target's environment, pointed at the stubs, with this file's secrets. */
+function envFor(stateDir: string, overrides: Record<string, string | undefined> = {}) {
+  return cloudEnv(
+    { cf, neon, github: { stub: github, repository: REPOSITORY }, stripe },
+    stateDir,
+    {
+      SESSION_SECRET,
+      SESSION_SECRET_PRODUCTION,
+      STRIPE_WEBHOOK_SECRET_PRODUCTION,
+      ...overrides,
+    },
+  );
 }
 
 /** Runs the CLI with the cloud target's environment (and `--target cloud` added). */
@@ -101,7 +76,7 @@ async function cloud(
   const stateDir = options.stateDir ?? sandbox.stateDir;
   if (!stateDirs.includes(stateDir)) stateDirs.push(stateDir);
   await mkdir(join(stateDir, "home"), { recursive: true });
-  const result = await sandbox.runWith(cloudEnv(stateDir, options.env), [
+  const result = await sandbox.runWith(envFor(stateDir, options.env), [
     ...args,
     "--target",
     "cloud",
@@ -469,7 +444,7 @@ describe("the cloud target, through the CLI, against recording stubs", () => {
       { method: "GET", path: /\/workers\/scripts\/auth-worker-production\/deployments$/ },
       "hang",
     );
-    const run = sandbox.start(["rollback", "--target", "cloud"], cloudEnv(fresh));
+    const run = sandbox.start(["rollback", "--target", "cloud"], envFor(fresh));
     const pid = run.child.pid as number;
     // wrangler is running once it appears among the CLI's descendants.
     const wranglers = () =>

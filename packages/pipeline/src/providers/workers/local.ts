@@ -12,7 +12,7 @@ import { PipelineError, userError } from "../../errors";
 import { listMigrations } from "@codex/database/migrate";
 import { buildStack, codeHash, versionHash } from "../../build";
 import type { WranglerConfig } from "../../core/derive";
-import type { ReleaseBundles } from "../../old-code";
+import type { ReleaseBundles, ReleaseHandle } from "../../old-code";
 import { reloadHost } from "../../local/host-client";
 import { environmentUrl } from "../../local/miniflare-options";
 import {
@@ -206,24 +206,33 @@ export class LocalWorkerPlatform implements WorkerPlatform {
     return (await this.rollbackPlan(checkEnvironment(input), to)).target.id;
   }
 
-  async release(input: Environment, id?: string): Promise<ReleaseBundles | undefined> {
+  async release(input: Environment, id?: string): Promise<ReleaseHandle | undefined> {
     const environment = checkEnvironment(input);
     const record = (await readRegistry(this.paths)).environments[environment.name];
     const version = record?.versions.find((v) => v.id === (id ?? record.current));
     if (!version) return undefined;
-    const configs: Record<string, WranglerConfig> = {};
-    for (const worker of version.workers) {
-      const config = await readJson<WranglerConfig>(worker.configPath);
-      if (config) configs[worker.name] = config;
-    }
-    return {
-      version: version.id,
-      ...(version.migrations === undefined ? {} : { migrations: version.migrations }),
-      workers: version.workers,
-      assetsDir: version.assetsDir,
-      configs,
-      secrets: await this.secrets(environment),
+    const migrations = version.migrations === undefined ? {} : { migrations: version.migrations };
+    // The bundles this machine built for the version, still on disk.
+    const load = async (): Promise<ReleaseBundles> => {
+      const configs: Record<string, WranglerConfig> = {};
+      for (const worker of version.workers) {
+        const config = await readJson<WranglerConfig>(worker.configPath);
+        if (config) configs[worker.name] = config;
+      }
+      return {
+        version: version.id,
+        ...migrations,
+        workers: version.workers,
+        assetsDir: version.assetsDir,
+        configs,
+        secrets: await this.secrets(environment),
+      };
     };
+    return { version: version.id, ...migrations, source: "its recorded bundles", load };
+  }
+
+  async rollbackTarget(input: Environment, to?: string): Promise<string | undefined> {
+    return (await this.rollbackPlan(checkEnvironment(input), to)).target.id;
   }
 
   async rollback(input: Environment, to?: string): Promise<{ from: string; to: string }> {

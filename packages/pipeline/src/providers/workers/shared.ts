@@ -1,6 +1,6 @@
 import type { DerivedStack } from "../../core/derive";
 import type { Environment } from "../../core/environments";
-import type { ReleaseBundles } from "../../old-code";
+import type { ReleaseHandle } from "../../old-code";
 
 export interface StackUrls {
   web: string;
@@ -58,10 +58,15 @@ export interface WorkerPlatform {
    */
   checkRollback(environment: Environment, to?: string): Promise<string | undefined>;
   /**
-   * The bundles of `version` (what the environment serves now by default), with the configs
-   * and secrets they run with, for the old-code check (old-code.ts) to serve elsewhere;
-   * undefined when nothing is deployed or the platform cannot give them back.
+   * The version `rollback(environment, to)` would serve, asking the platform itself when this
+   * machine recorded nothing; undefined when there is none. For the rollback's schema check.
    */
-  release(environment: Environment, version?: string): Promise<ReleaseBundles | undefined>;
+  rollbackTarget(environment: Environment, to?: string): Promise<string | undefined>;
+  /**
+   * `version` (what the environment serves now by default) as a handle whose bundles, with the
+   * configs and secrets they run with, the old-code check (old-code.ts) serves elsewhere;
+   * undefined when no such version is deployed.
+   */
+  release(environment: Environment, version?: string): Promise<ReleaseHandle | undefined>;
   urls(environment: Environment): StackUrls;
 }

@@ -77,9 +77,23 @@ export interface NeonOnPostgres {
   stop(): Promise<void>;
 }
 
+export interface NeonOnPostgresOptions extends Omit<
+  NeonStubOptions,
+  "backend" | "defaultBranchName"
+> {
+  /**
+   * Connection URIs that name 127.0.0.1 (the ports as above) with TLS off (`sslmode=disable`),
+   * for a test whose Workers run in workerd against a branch (the old-code check): workerd
+   * resolves names itself, so ./neon-dns.cjs cannot reach it, and it trusts only public CAs, so
+   * it refuses the self-signed certificate. Neon's own URIs never look like this.
+   */
+  loopbackUris?: boolean;
+}
+
 export async function startNeonOnPostgres(
-  options: Omit<NeonStubOptions, "backend" | "defaultBranchName"> = {},
+  options: NeonOnPostgresOptions = {},
 ): Promise<NeonOnPostgres> {
+  const { loopbackUris = false, ...stubOptions } = options;
   const dir = await mkdtemp(join(tmpdir(), "codex-neon-pg-"));
   // As root, Postgres runs as the `postgres` user, which must be able to enter the folder.
   await chmod(dir, 0o755);
@@ -135,7 +149,9 @@ export async function startNeonOnPostgres(
   }
 
   const neonUri = (branch: string, host: string, pooled: boolean) =>
-    `postgresql://neondb_owner:${password}@${host}:${pooled ? pooler.port : server.port}/${dbName(branch)}?sslmode=require&channel_binding=require`;
+    loopbackUris
+      ? `postgresql://neondb_owner:${password}@127.0.0.1:${pooled ? pooler.port : server.port}/${dbName(branch)}?sslmode=disable`
+      : `postgresql://neondb_owner:${password}@${host}:${pooled ? pooler.port : server.port}/${dbName(branch)}?sslmode=require&channel_binding=require`;
 
   await admin(async (sql) => {
     await sql.unsafe(`create role neondb_owner login superuser password '${password}'`);
@@ -145,7 +161,7 @@ export async function startNeonOnPostgres(
   await seed(branchUrl("main"));
 
   const neon = await startNeonStub({
-    ...options,
+    ...stubOptions,
     defaultBranchName: "main",
     backend: {
       created: copy,

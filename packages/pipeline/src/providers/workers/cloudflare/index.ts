@@ -11,7 +11,7 @@
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { BUILD_PATHS, WEB_BUILD_MARKER, WORKER_DIRS, buildStack, codeHash } from "../../../build";
 import {
   deriveStack,
@@ -35,9 +35,18 @@ import { REPO_ROOT, readJson, statePaths, withLock } from "../../../state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "../shared";
 import { deleteSecret, listScripts, listSecretNames } from "./api";
 import { deleteReport, publishReport, type PublishedReport } from "./report";
-import { checkRollback, liveRelease, rollback, type Platform } from "./rollback";
+import {
+  checkRollback,
+  commitOfTag,
+  liveRelease,
+  releaseOf,
+  rollback,
+  rollbackTarget,
+  type Platform,
+} from "./rollback";
 import { secretValues, secretsFromEnv, secretsOf, type SecretSource } from "./secrets";
-import type { ReleaseBundles } from "../../../old-code";
+import type { ReleaseHandle } from "../../../old-code";
+import { buildCommit, findCommit, migrationsAt } from "../../../release-build";
 import { StateFile, newReleaseTag, releaseId, type Release, type WorkerRecord } from "./state";
 import {
   NOT_FOUND_CODES,
@@ -546,12 +555,76 @@ export class CloudflareWorkerPlatform implements WorkerPlatform {
     return undefined;
   }
 
+  async rollbackTarget(environment: Environment, to?: string): Promise<string | undefined> {
+    return rollbackTarget(this.parts(), checkEnvironment(environment), to);
+  }
+
   /**
-   * Not given back yet on this target: the old-code check and rollback's schema check say they
-   * were skipped (fetching a release's modules from the Workers API is still to be done).
+   * The release `version` names (what the environment serves now by default), rebuilt from the
+   * commit its release tag names (release-build.ts): Cloudflare's versions give back the tag,
+   * not the modules. Unavailable, with the reason, when the Workers were deployed without a
+   * commit, from different commits, or from one this clone does not have.
    */
-  async release(): Promise<ReleaseBundles | undefined> {
-    return undefined;
+  async release(environment: Environment, version?: string): Promise<ReleaseHandle | undefined> {
+    const env = checkEnvironment(environment);
+    const workers = await releaseOf(this.parts(), env, version);
+    if (!workers) return undefined;
+    const id = releaseId(workers);
+    const unavailable = (why: string): ReleaseHandle => ({
+      version: id,
+      source: "not available",
+      unavailable: why,
+      load: () => Promise.reject(new PipelineError("NOT_FOUND", why)),
+    });
+    const untagged = workers.find((w) => !w.tag);
+    if (untagged) {
+      return unavailable(
+        `${untagged.name}'s version ${untagged.versionId.slice(0, 8)} has no codex release tag, so its commit is unknown`,
+      );
+    }
+    const commits = new Set(workers.map((w) => commitOfTag(w.tag ?? "")));
+    const [commit] = commits;
+    if (commits.size > 1) {
+      return unavailable(`release ${id}'s Workers were deployed from different commits`);
+    }
+    if (!commit) {
+      return unavailable(
+        `release ${id} was deployed without a commit (no GITHUB_SHA), so it cannot be rebuilt`,
+      );
+    }
+    const found = await findCommit(commit);
+    if ("missing" in found) {
+      return unavailable(`release ${id} was deployed from commit ${commit}, but ${found.missing}`);
+    }
+    const full = found.commit;
+    const migrations = await migrationsAt(full);
+    const paths = statePaths(dirname(this.state.file));
+    return {
+      version: id,
+      ...(migrations === undefined ? {} : { migrations }),
+      source: `built from commit ${full.slice(0, 12)}`,
+      load: async () => {
+        const built = await buildCommit({ commit: full, environment: env, paths });
+        const urls = this.options.workersSubdomain ? this.urls(env) : undefined;
+        const hostname = (kind: WorkerKind, name: string) =>
+          urls ? new URL(urls[kind]).hostname : `${name}.release.invalid`;
+        return {
+          version: id,
+          migrations: built.migrations,
+          workers: built.workers.map((w) => ({ ...w, hostname: hostname(w.kind, w.name) })),
+          assetsDir: built.assetsDir,
+          configs: built.configs,
+          secrets: await this.releaseSecrets(env),
+        };
+      },
+    };
+  }
+
+  /** The secret values the environment's Workers run with, DATABASE_URL aside (old-code.ts's). */
+  private async releaseSecrets(environment: Environment): Promise<Record<string, string>> {
+    const values = await secretValues(this.options.secrets, environment);
+    const { DATABASE_URL: _, ...rest } = values;
+    return rest;
   }
 
   /** What each Worker serves now, from Cloudflare's deployments (not this machine's record). */

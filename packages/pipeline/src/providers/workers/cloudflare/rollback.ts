@@ -224,16 +224,56 @@ function releaseVersions(deployments: Deployment[], versions: ApiVersion[]) {
   return bases;
 }
 
+/** The commit a release tag names: a hash prefix, or undefined for a deploy without one. */
+export function commitOfTag(tag: string): string | undefined {
+  const commit = /^codex-([0-9a-z]{1,12})-/.exec(tag)?.[1];
+  return commit && commit !== "local" ? commit : undefined;
+}
+
 /**
- * Rollback from Cloudflare, for a machine that recorded no deploys (or a `to` it did not record):
- * to the versions `to` names (version prefixes, or a release tag), or else to the release before
- * the one served now.
+ * The version of each Worker of `env` that `version` names (undefined: what each serves now;
+ * else version ids or prefixes joined by dots, or a release tag), with the release tag of the
+ * deploy that made it: for a version a secret change made (a rollback's re-applied secrets), the
+ * tag of the release it was made from. Undefined when a Worker has no such version.
  */
-async function rollbackFromCloudflare(
+export async function releaseOf(
   platform: Platform,
   env: Environment,
-  to?: string,
-): Promise<{ from: string; to: string }> {
+  version?: string,
+): Promise<{ kind: WorkerKind; name: string; versionId: string; tag?: string }[] | undefined> {
+  const wanted = parseReleaseId(env, version);
+  const found = [];
+  for (const [index, { kind, name }] of workerNames(env).entries()) {
+    const versions = (await listVersions(platform.api, name)) ?? [];
+    // Deployments only when needed: wrangler's start-up is most of a call's time.
+    let deployments: Deployment[] | undefined;
+    const readOnce = async () =>
+      (deployments ??= (await readDeployments(platform, kind, name)) ?? []);
+    let id: string | undefined;
+    if (!wanted) id = served((await readOnce()).at(-1));
+    else if ("tag" in wanted) id = versions.findLast((v) => tagOf(v) === wanted.tag)?.id;
+    else {
+      const prefix = wanted.prefixes[index] ?? "";
+      id = versions.findLast((v) => v.id.startsWith(prefix))?.id;
+    }
+    if (!id) return undefined;
+    let tag = tagOf(versions.find((v) => v.id === id));
+    if (!tag) {
+      const all = await readOnce();
+      const at = all.findLastIndex((d) => served(d) === id);
+      if (at >= 0) tag = tagOf(releaseVersions(all, versions)[at]);
+    }
+    found.push({ kind, name, versionId: id, ...(tag ? { tag } : {}) });
+  }
+  return found;
+}
+
+/**
+ * What a rollback from Cloudflare would do, for a machine that recorded no deploys (or a `to` it
+ * did not record): go to the versions `to` names (version prefixes, or a release tag), or else to
+ * the release before the one served now.
+ */
+async function planFromCloudflare(platform: Platform, env: Environment, to?: string) {
   const wanted = parseReleaseId(env, to);
   const workers: {
     kind: WorkerKind;
@@ -298,7 +338,26 @@ async function rollbackFromCloudflare(
     }
     return { ...w, target: target.id, skip: w.base?.id === target.id || w.live === target.id };
   });
-  const targetId = releaseId(plan.map((p) => ({ versionId: p.target })));
+  return { plan, targetId: releaseId(plan.map((p) => ({ versionId: p.target }))) };
+}
+
+/** The release `rollback(platform, env, to)` would serve, without rolling anything back. */
+export async function rollbackTarget(
+  platform: Platform,
+  env: Environment,
+  to?: string,
+): Promise<string> {
+  const recorded = await recordedRollback(platform, env, to);
+  return recorded ? recorded.target.id : (await planFromCloudflare(platform, env, to)).targetId;
+}
+
+/** Rollback from Cloudflare's own record (planFromCloudflare). */
+async function rollbackFromCloudflare(
+  platform: Platform,
+  env: Environment,
+  to?: string,
+): Promise<{ from: string; to: string }> {
+  const { plan, targetId } = await planFromCloudflare(platform, env, to);
   await rollbackWorkers(
     platform,
     env,
