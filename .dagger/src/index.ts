@@ -55,6 +55,13 @@ const CHROMIUM_LAYER = [
   "set -eu; apt-get update; apt-get install -y --no-install-recommends chromium; " +
     "rm -rf /var/lib/apt/lists/*; chromium --version",
 ];
+/** git, for rebuilding a release from its commit (the image has none). */
+const GIT_LAYER = [
+  "sh",
+  "-c",
+  "set -eu; apt-get update; apt-get install -y --no-install-recommends git; " +
+    "rm -rf /var/lib/apt/lists/*; git --version",
+];
 /** The major version of the embedded server that the tests use everywhere else. */
 const POSTGRES_IMAGE = "postgres:18.4-alpine";
 /** package.json's packageManager. npm installs it: corepack's download fails on Node 20 here. */
@@ -420,6 +427,14 @@ export class Codex {
     commit?: string,
     /** Build new bundles even when nothing changed. */
     rebuild = false,
+    /** Deploy even when the release production serves fails on the migrated schema. */
+    allowIncompatible = false,
+    /**
+     * The repository's .git folder (`--history .git`, from a full clone): the old-code check
+     * rebuilds the release production serves from the commit its release tag names. Without
+     * it, that check is reported as skipped.
+     */
+    history?: Directory,
   ): Promise<string> {
     const env: CloudEnv = {
       // No PR to comment on, but the deploy is reported as a GitHub deployment of `commit`.
@@ -430,8 +445,11 @@ export class Codex {
       STRIPE_PRICE_ID: stripePriceId,
       GITHUB_SHA: commit,
     };
-    const command = ["production-deploy", ...flags({ rebuild, target: "cloud" })];
-    return this.cloud(this.base(), command, env).stdout();
+    const command = [
+      "production-deploy",
+      ...flags({ rebuild, "allow-incompatible": allowIncompatible, target: "cloud" }),
+    ];
+    return this.cloud(this.withHistory(this.base(), history), command, env).stdout();
   }
 
   /**
@@ -479,9 +497,20 @@ export class Codex {
     to?: string,
     /** Roll back this pull request's preview instead of production. */
     pr?: number,
+    /** Roll back even when that version's code fails on the schema the database has now. */
+    forceSchema = false,
+    /**
+     * The repository's .git folder (`--history .git`, from a full clone): a version built with
+     * fewer migrations than the database has is rebuilt from its commit and tried first.
+     * Without it, that check is reported as skipped.
+     */
+    history?: Directory,
   ): Promise<string> {
-    const command = ["rollback", ...flags({ to, pr, target: "cloud" })];
-    return this.cloud(this.base(), command, this.github()).stdout();
+    const command = [
+      "rollback",
+      ...flags({ to, pr, "force-schema": forceSchema, target: "cloud" }),
+    ];
+    return this.cloud(this.withHistory(this.base(), history), command, this.github()).stdout();
   }
 
   /**
@@ -563,6 +592,15 @@ export class Codex {
       .withDirectory(WORKDIR, this.source)
       .withExec(["pnpm", "install", "--offline", "--frozen-lockfile", "--store-dir", PNPM_STORE])
       .withEnvVariable("CODEX_STATE_DIR", STATE_DIR);
+  }
+
+  /**
+   * The workspace with git and the repository's history at /src/.git, for the functions that
+   * rebuild a release from its commit (src/release-build.ts); unchanged without `history`.
+   */
+  private withHistory(ctr: Container, history?: Directory): Container {
+    if (!history) return ctr;
+    return ctr.withExec(GIT_LAYER).withDirectory(`${WORKDIR}/.git`, history);
   }
 
   /** A throwaway Postgres for `test`, with as many connections as the embedded server allows. */

@@ -84,6 +84,8 @@ const EXPECTED: Record<string, { args: string[]; returns: string; cache?: string
       "stripePriceId?: String",
       "commit?: String",
       "rebuild: Boolean = false",
+      "allowIncompatible: Boolean = false",
+      "history?: Directory",
     ],
     returns: "String",
     cache: "never",
@@ -99,7 +101,11 @@ const EXPECTED: Record<string, { args: string[]; returns: string; cache?: string
     returns: "String",
     cache: "never",
   },
-  rollback: { args: ["to?: String", "pr?: Integer"], returns: "String", cache: "never" },
+  rollback: {
+    args: ["to?: String", "pr?: Integer", "forceSchema: Boolean = false", "history?: Directory"],
+    returns: "String",
+    cache: "never",
+  },
   approveVisual: {
     args: ["pr: Integer", "commentId?: Integer"],
     returns: "String",

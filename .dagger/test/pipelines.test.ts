@@ -709,6 +709,67 @@ describe.each(CLOUD_CALLS)("$fn on the cloud target: $command", (call) => {
   });
 });
 
+describe("the repository's history, for rebuilding a release from its commit", () => {
+  const HISTORY = "arg:history-directory";
+  const CASES = [
+    {
+      fn: "productionDeploy",
+      args: {
+        sessionSecret: secret("SESSION_SECRET"),
+        stripeWebhookSecret: secret("STRIPE_WEBHOOK_SECRET"),
+        allowIncompatible: true,
+      },
+      command: ["pnpm", "production-deploy", "--allow-incompatible", "--target", "cloud"],
+    },
+    {
+      fn: "rollback",
+      args: { forceSchema: true },
+      command: ["pnpm", "rollback", "--force-schema", "--target", "cloud"],
+    },
+  ];
+
+  it.each(CASES)(
+    "$fn mounts --history at the workspace's .git, with git installed, after the install",
+    async (call) => {
+      const { pipeline } = await run(
+        call.fn,
+        { ...call.args, history: HISTORY },
+        call.command[1] as string,
+        {},
+        CLOUD_ARGS,
+      );
+      expectWorkspace(pipeline, nodeImage(pipeline), call.command[1] as string);
+      expect(execs(pipeline).at(-1)).toEqual(call.command);
+      const git = find(
+        pipeline,
+        "withExec",
+        (a) =>
+          (a.args as string[])[0] === "sh" &&
+          /apt-get install .* git;/.test(String((a.args as string[])[2])),
+      );
+      const mounted = find(
+        pipeline,
+        "withDirectory",
+        (a) => a.source === HISTORY && a.path === "/src/.git",
+      );
+      const install = execIndex(pipeline, "pnpm", "install", "--offline", "--frozen-lockfile");
+      const cli = execIndex(pipeline, ...call.command);
+      // After the source and its install (a source change keeps them cached), before the command.
+      expect(install).toBeGreaterThanOrEqual(0);
+      expect(git).toBeGreaterThan(install);
+      expect(mounted).toBeGreaterThan(git);
+      expect(cli).toBeGreaterThan(mounted);
+    },
+  );
+
+  it.each(CASES)("$fn without --history has no git and no .git", async (call) => {
+    const { pipeline } = await run(call.fn, call.args, call.command[1] as string, {}, CLOUD_ARGS);
+    expect(execs(pipeline).at(-1)).toEqual(call.command);
+    expect(execs(pipeline).some((a) => /\bgit\b/.test(a.join(" ")))).toBe(false);
+    expect(find(pipeline, "withDirectory", (a) => String(a.path).endsWith(".git"))).toBe(-1);
+  });
+});
+
 describe("the commands the module runs", () => {
   it("are accepted by the real CLI's parser (flags and values)", async () => {
     // After every function above ran: the CLI parses, then stops at --help before doing anything.

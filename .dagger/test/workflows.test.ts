@@ -343,7 +343,8 @@ describe("the workflows", () => {
       // No secret, setting or id on the line: .env.example gives every one of them.
       expect(call).not.toMatch(/env:|secrets\.|vars\./);
       expect(flags.filter((flag) => defaulted("", flag) || defaulted(fn, flag))).toEqual([]);
-      const own = ["pr", "e2e", "stale", "older-than", "comment-id"];
+      // history: a path on the runner (the checkout's .git), not a setting .env could hold.
+      const own = ["pr", "e2e", "stale", "older-than", "comment-id", "history"];
       expect(flags.every((flag) => own.includes(flag))).toBe(true);
     },
   );
@@ -594,6 +595,10 @@ describe("each workflow's trigger, permissions and concurrency", () => {
     const step = daggerStep("production.yml");
     expect(step.env?.GITHUB_TOKEN).toBe("${{ secrets.GITHUB_TOKEN }}");
     expect(words(String(step.with?.call))[0]).toBe("production-deploy");
+    // The whole history, handed to the module: the old-code check rebuilds the live release
+    // from the commit its release tag names.
+    expect(onlyJob("production.yml").steps[0]?.with?.["fetch-depth"]).toBe(0);
+    expect(words(String(step.with?.call)).slice(1)).toEqual(["--history", ".git"]);
     // Production's own values, never the previews'.
     for (const name of ["SESSION_SECRET", "STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"]) {
       expect(step.env?.[`${name}_PRODUCTION`]).toBe(`\${{ secrets.${name}_PRODUCTION }}`);
