@@ -7,7 +7,9 @@
  * visual spec alone, `--e2e-spec visual`). From the CLI's own step times:
  *  (e) "e2e against the preview": the suite against the preview, which writes the preview's shots;
  *  (p) "shoot production and compare the pages": the added time (the visual spec against
- *      production, then the diff of every pair).
+ *      production, then the diff of every pair);
+ *  (r) the same step of the same deploy run again: production has not changed, so its shots
+ *      are those (p) kept (visual.ts), and only the diff runs.
  * Then, in this process, the diff alone (d): compareShots over the same folders, timed N times
  * (default 3), min and median; (p) - (d) is the shooting. Sizes: the whole summary.md and its
  * visual section (renderVisualMarkdown), in bytes, and the number of pages and viewports.
@@ -53,6 +55,11 @@ runBench(async () => {
   const step = (name: string) => deploy.steps.find((s) => s.name === name)?.ms ?? Number.NaN;
   const e2e = step("e2e against the preview");
   const added = step("shoot production and compare the pages");
+  // The next push: the same deploy again, production unchanged, so its shots are reused.
+  note(`${args.join(" ")} (again: production's shots reused)`);
+  const again = await runCli(sandbox, args);
+  const reused =
+    again.steps.find((s) => s.name === "shoot production and compare the pages")?.ms ?? Number.NaN;
 
   const envDir = join(sandbox.dir, "envs", "preview-1");
   const summary = JSON.parse(await readFile(join(envDir, "summary.json"), "utf8")) as Summary;
@@ -83,6 +90,7 @@ runBench(async () => {
       [
         [`(e) e2e against the preview${opts.quick ? " (visual spec only)" : ""}`, seconds(e2e)],
         ["(p) added: shoot production and compare", seconds(added)],
+        ["(r) added on the next push (production's shots reused)", seconds(reused)],
         [`(d) the diff alone, min of ${runs}`, seconds(min(diffs))],
         [`(d) the diff alone, median of ${runs}`, seconds(median(diffs))],
         ["(p) - (d): shooting production", seconds(added - median(diffs))],

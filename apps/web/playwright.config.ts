@@ -13,11 +13,18 @@ const REPORT_DIR = (process.env.E2E_REPORT_DIR ??= fileURLToPath(
  * Browsers are Debian's Chromium (CHROMIUM_PATH, /usr/bin/chromium by default): Playwright's own
  * browser download cannot work on these machines.
  */
+/**
+ * E2E_SHOTS_ONLY=1: a run that only takes the visual spec's shots of an environment it does not
+ * change (production's, the visual diff's baseline): the two viewports in parallel, no traces,
+ * no HTML report. What it runs writes nothing but sessions, so two workers cannot collide.
+ */
+const SHOTS_ONLY = process.env.E2E_SHOTS_ONLY === "1";
+
 export default defineConfig({
   testDir: "./e2e",
   globalSetup: "./e2e/global-setup.ts",
-  // Two cores: one browser at a time keeps timings honest.
-  workers: 1,
+  // Two cores: one browser at a time keeps timings honest (a shots-only run: one per viewport).
+  workers: SHOTS_ONLY ? 2 : 1,
   fullyParallel: false,
   forbidOnly: Boolean(process.env.CI),
   retries: 0,
@@ -25,14 +32,16 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   reporter: [
     ["list"],
-    ["html", { outputFolder: `${REPORT_DIR}/html`, open: "never" }],
+    ...(SHOTS_ONLY
+      ? []
+      : [["html", { outputFolder: `${REPORT_DIR}/html`, open: "never" }] as const]),
     // Read by the pipeline's e2e command for its summary.
     ["json", { outputFile: `${REPORT_DIR}/results.json` }],
   ],
   outputDir: `${REPORT_DIR}/artifacts`,
   use: {
     baseURL: process.env.E2E_BASE_URL,
-    trace: "retain-on-failure",
+    trace: SHOTS_ONLY ? "off" : "retain-on-failure",
     screenshot: "only-on-failure",
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",

@@ -75,6 +75,8 @@ export async function runPlaywright(
     spec?: string;
     /** Where the visual spec writes `<viewport>/<page>.png` (default: <reportDir>/visual). */
     visualDir?: string;
+    /** Only shots of an environment the run does not change (E2E_SHOTS_ONLY, the config's). */
+    shotsOnly?: boolean;
   },
   io: CommandIO,
 ): Promise<E2eResult> {
@@ -85,6 +87,8 @@ export async function runPlaywright(
   if (options.environment) env.E2E_ENVIRONMENT = options.environment;
   if (options.visualDir) env.E2E_VISUAL_DIR = options.visualDir;
   else delete env.E2E_VISUAL_DIR;
+  if (options.shotsOnly) env.E2E_SHOTS_ONLY = "1";
+  else delete env.E2E_SHOTS_ONLY;
   const args = ["--filter", "@codex/web", "exec", "playwright", "test"];
   if (options.spec !== undefined) args.push(specFileFilter(options.spec));
   const { code } = await run("pnpm", args, {

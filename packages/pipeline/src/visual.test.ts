@@ -4,11 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { DeployedEnvironment } from "./providers/workers/shared";
 import {
   compareShots,
+  compareWithProduction,
   diffImages,
   NO_BASELINE,
   parseVisualThreshold,
+  shotInputsHash,
   visualFolders,
 } from "./visual";
 
@@ -207,5 +210,79 @@ describe("compareShots", () => {
         preview: "e2e/visual/preview/desktop/home.png",
       },
     ]);
+  });
+});
+
+describe("compareWithProduction", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "codex-visual-baseline-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const production = (version: string): DeployedEnvironment => ({
+    name: "production",
+    version,
+    versions: [version],
+    urls: { web: "http://localhost:8787", auth: "", webhook: "" },
+    updatedAt: "",
+  });
+
+  it("shoots production once per version, and reuses the kept shots while it serves that version", async () => {
+    const envDir = join(dir, "envs", "preview-1");
+    const baselineCache = join(dir, "envs", "production", "visual-baseline");
+    await mkdir(join(envDir, "e2e", "visual", "preview", "desktop"), { recursive: true });
+    await writeFile(join(envDir, "e2e", "visual", "preview", "desktop", "home.png"), image(5, 5));
+    const shot: string[] = [];
+    // Production's page: grey under v1, with a dark box under v2.
+    const compare = (version: string) =>
+      compareWithProduction({
+        envDir,
+        production: production(version),
+        threshold: 0.001,
+        baselineCache,
+        shoot: async (run) => {
+          shot.push(version);
+          const png =
+            version === "v1"
+              ? image(5, 5)
+              : image(5, 5, undefined, { x: 0, y: 0, w: 5, h: 5, color: [0, 0, 0] });
+          await mkdir(join(run.visualDir, "desktop"), { recursive: true });
+          await writeFile(join(run.visualDir, "desktop", "home.png"), png);
+          return { failed: 0 };
+        },
+      });
+
+    const first = await compare("v1");
+    expect(shot).toEqual(["v1"]);
+    expect(first?.reused).toBeUndefined();
+    expect(first?.pages.map((p) => p.status)).toEqual(["unchanged"]);
+    const kept = join(baselineCache, `v1-${await shotInputsHash()}`, "desktop", "home.png");
+    expect(existsSync(kept)).toBe(true);
+
+    // The next push: nothing shot, the same verdict from the kept shots.
+    const second = await compare("v1");
+    expect(shot).toEqual(["v1"]);
+    expect(second?.reused).toBe(true);
+    expect(second?.pages.map((p) => p.status)).toEqual(["unchanged"]);
+
+    // Production moved to v2: shot again, and compared with what v2 shows.
+    const third = await compare("v2");
+    expect(shot).toEqual(["v1", "v2"]);
+    expect(third?.reused).toBeUndefined();
+    expect(third?.pages.map((p) => p.status)).toEqual(["changed"]);
+  });
+
+  it("keys the kept shots by the spec, its helpers, the config and the browser too", async () => {
+    const spec = join(dir, "visual.spec.ts");
+    await writeFile(spec, "one");
+    const before = await shotInputsHash([spec], spec);
+    await writeFile(spec, "two");
+    expect(await shotInputsHash([spec], spec)).not.toBe(before);
+    expect(await shotInputsHash([spec], join(dir, "no-browser"))).not.toBe(
+      await shotInputsHash([spec], spec),
+    );
   });
 });

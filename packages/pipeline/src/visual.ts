@@ -4,7 +4,8 @@
  * viewports, compared pixel by pixel with pixelmatch. Under an environment's `e2e/visual/`:
  * `preview/`, `production/` and `diff/`, each `<viewport>/<page>.png`.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import pixelmatch from "pixelmatch";
 import { PNG } from "pngjs";
@@ -13,6 +14,7 @@ import { userError } from "./errors";
 import type { VisualPage, VisualReport } from "./core/summary";
 import type { CommandIO } from "./commands/context";
 import { runPlaywright } from "./playwright";
+import { REPO_ROOT } from "./state";
 import type { DeployedEnvironment, WorkerPlatform } from "./providers/workers/shared";
 
 /** Changed pixels over all pixels above which a page counts as changed: 0.1%. */
@@ -200,9 +202,35 @@ export async function clearShots(envDir: string): Promise<void> {
 }
 
 /**
- * The baseline: production's live release at the time of the run, shot fresh by the visual spec
- * (same viewports, same stable rendering), then compared with the preview's shots, which the e2e
- * run has just written to `folders.preview`. Without a live production, every page is "added".
+ * What production's shots depend on besides its version: the visual spec, its helpers and the
+ * Playwright config (pages, viewports, masks), and the browser binary (its size and time, not
+ * its bytes: a stat). A change to any of them shoots production again.
+ */
+export async function shotInputsHash(
+  files: readonly string[] = VISUAL_INPUTS,
+  browser = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+): Promise<string> {
+  const hash = createHash("sha256");
+  for (const file of files) hash.update(file).update(await readFile(file).catch(() => ""));
+  const info = await stat(browser).catch(() => undefined);
+  hash.update(info ? `${info.size}:${info.mtimeMs}` : "no browser");
+  return hash.digest("hex").slice(0, 16);
+}
+
+const VISUAL_INPUTS = ["e2e/visual.spec.ts", "e2e/helpers.ts", "playwright.config.ts"].map((f) =>
+  join(REPO_ROOT, "apps", "web", f),
+);
+
+/**
+ * The baseline: production's live release, shot by the visual spec (same viewports, same stable
+ * rendering), then compared with the preview's shots, which the e2e run has just written to
+ * `folders.preview`. Without a live production, every page is "added".
+ *
+ * Production's shots are kept beside it (`envs/production/visual-baseline/<version>-<inputs>/`)
+ * and reused while it serves the same version and the spec, its config and the browser are
+ * unchanged: a preview redeployed on every push then adds no browser run. Not its data: a
+ * page whose content changed in production since (the shots mask dates, names and references)
+ * shows only after production's next deploy (or once that folder is deleted).
  */
 export async function compareWithProduction(options: {
   envDir: string;
@@ -215,30 +243,58 @@ export async function compareWithProduction(options: {
     visualDir: string;
     reportDir: string;
   }) => Promise<{ failed: number }>;
+  /** Where production's shots are kept, by version; none: always shoot. */
+  baselineCache?: string;
 }): Promise<VisualReport | undefined> {
   const folders = visualFolders(options.envDir);
   // The e2e run did not include the visual spec (--e2e-spec): nothing to compare.
   if ((await shots(folders.preview)).size === 0) return undefined;
   const { production } = options;
   let baseline = NO_BASELINE;
+  let reused = false;
   if (production?.version) {
-    const shot = await options.shoot({
-      baseUrl: production.urls.web,
-      visualDir: folders.production,
-      reportDir: join(options.envDir, "e2e", "visual", "production-run"),
-    });
-    if (shot.failed) {
-      throw new Error(
-        `the visual spec failed against production (${production.urls.web}): see ${join(options.envDir, "e2e", "visual", "production-run", "html", "index.html")}`,
-      );
+    const kept = options.baselineCache
+      ? join(options.baselineCache, `${production.version}-${await shotInputsHash()}`)
+      : undefined;
+    reused = Boolean(kept && (await stat(kept).catch(() => undefined)));
+    await rm(folders.production, { recursive: true, force: true });
+    if (kept && reused) {
+      await cp(kept, folders.production, { recursive: true });
+    } else {
+      const shot = await options.shoot({
+        baseUrl: production.urls.web,
+        visualDir: folders.production,
+        reportDir: join(options.envDir, "e2e", "visual", "production-run"),
+      });
+      if (shot.failed) {
+        throw new Error(
+          `the visual spec failed against production (${production.urls.web}): see ${join(options.envDir, "e2e", "visual", "production-run")}`,
+        );
+      }
+      if (kept) await keepShots(folders.production, kept);
     }
     baseline = production.version;
   }
-  return compareShots({
+  const report = await compareShots({
     folders,
     baseline,
     threshold: options.threshold,
     relativeTo: options.envDir,
+  });
+  return report && reused ? { ...report, reused: true } : report;
+}
+
+/**
+ * Copies a shoot's shots to `kept`, through a temporary sibling renamed into place: a preview
+ * reading the cache sees a whole set or none, and two previews shooting at once both succeed.
+ */
+async function keepShots(from: string, kept: string): Promise<void> {
+  const temp = `${kept}.${process.pid}.${Date.now()}.tmp`;
+  await mkdir(dirname(kept), { recursive: true });
+  await cp(from, temp, { recursive: true });
+  await rename(temp, kept).catch(async () => {
+    // Another run kept the same shots first.
+    await rm(temp, { recursive: true, force: true });
   });
 }
 
@@ -250,7 +306,9 @@ export function visualVerdict(report: VisualReport | undefined): string {
     .filter(([, n]) => n > 0)
     .map(([status, n]) => `${n} ${status}`);
   const against =
-    report.baseline === NO_BASELINE ? "no production yet" : `against production ${report.baseline}`;
+    report.baseline === NO_BASELINE
+      ? "no production yet"
+      : `against production ${report.baseline}${report.reused ? ", its shots reused" : ""}`;
   return `${counts.join(", ") || "no pages"} (${against}, threshold ${formatRatio(report.threshold)})`;
 }
 
@@ -269,7 +327,12 @@ export async function compareWithLiveProduction(options: {
     envDir: options.envDir,
     production,
     threshold: options.threshold ?? DEFAULT_VISUAL_THRESHOLD,
+    // Beside production's own folder (envs/production), whichever environment asks.
+    baselineCache: join(dirname(options.envDir), "production", "visual-baseline"),
     shoot: (run) =>
-      runPlaywright({ ...run, environment: "production", spec: "visual" }, options.io),
+      runPlaywright(
+        { ...run, environment: "production", spec: "visual", shotsOnly: true },
+        options.io,
+      ),
   });
 }

@@ -147,6 +147,8 @@ export interface VisualPage {
 export interface VisualReport {
   /** What was compared against: production's version (or "none yet"). */
   baseline: string;
+  /** Production's shots of that version were those an earlier run made (visual.ts), not new. */
+  reused?: boolean;
   /** The changed-pixel ratio above which a page counts as changed. */
   threshold: number;
   pages: VisualPage[];
