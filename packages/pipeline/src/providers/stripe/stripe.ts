@@ -4,7 +4,9 @@
  * needs no stored state. Whether to reuse or make one is decided in preview-endpoint.ts. Only previews get endpoints, and only with a
  * test-mode key: a live key is refused before any request is made.
  */
-import Stripe from "stripe";
+// The library is imported on the first call (`#stripe`): loading it takes a tenth of a second,
+// which every command that never calls Stripe would pay at start-up.
+import type Stripe from "stripe";
 import { checkEnvironment, showInput, type Environment } from "../../core/environments";
 import { createScrubber } from "../../core/scrub";
 import { PipelineError, userError } from "../../errors";
@@ -19,8 +21,11 @@ export const STRIPE_PREVIEW_EVENTS = [
 
 const PAGE_SIZE = 100;
 
-/** The API version this pinned `stripe` library speaks; new endpoints render events in it. */
-export const STRIPE_API_VERSION = Stripe.API_VERSION;
+/**
+ * The API version the pinned `stripe` library speaks (its `Stripe.API_VERSION`, which
+ * stripe.test.ts checks this against); new endpoints render events in it.
+ */
+export const STRIPE_API_VERSION = "2026-10-28.endive";
 
 export interface StripePreviewWebhooksOptions {
   secretKey: string;
@@ -33,7 +38,9 @@ export interface StripePreviewWebhooksOptions {
 export class StripePreviewWebhooks implements PreviewWebhooks {
   readonly #secretKey: string;
   readonly #options: Omit<StripePreviewWebhooksOptions, "secretKey">;
-  #client: Stripe | undefined;
+  #client: Promise<Stripe> | undefined;
+  /** The library's authentication error class, once it is loaded (for #call). */
+  #authError: (new (...args: never[]) => Error) | undefined;
 
   constructor(options: StripePreviewWebhooksOptions) {
     const { secretKey, ...rest } = options;
@@ -42,7 +49,7 @@ export class StripePreviewWebhooks implements PreviewWebhooks {
   }
 
   async list(): Promise<WebhookEndpoint[]> {
-    const stripe = this.#stripe();
+    const stripe = await this.#stripe();
     return this.#call("list", undefined, async () => {
       const found: WebhookEndpoint[] = [];
       for await (const endpoint of stripe.webhookEndpoints.list({ limit: PAGE_SIZE })) {
@@ -55,7 +62,7 @@ export class StripePreviewWebhooks implements PreviewWebhooks {
 
   async create(environment: Environment, url: string): Promise<{ id: string; secret: string }> {
     const env = this.#preview(environment);
-    const stripe = this.#stripe();
+    const stripe = await this.#stripe();
     return this.#call("create", env, async () => {
       const made = await stripe.webhookEndpoints.create({
         url,
@@ -78,13 +85,13 @@ export class StripePreviewWebhooks implements PreviewWebhooks {
 
   async update(environment: Environment, id: string, url: string): Promise<void> {
     const env = this.#preview(environment);
-    const stripe = this.#stripe();
+    const stripe = await this.#stripe();
     await this.#call("update", env, () => stripe.webhookEndpoints.update(id, { url }));
   }
 
   async delete(environment: Environment, options: { keep?: string } = {}): Promise<boolean> {
     const env = this.#preview(environment);
-    const stripe = this.#stripe();
+    const stripe = await this.#stripe();
     return this.#call("delete", env, async () => {
       const found = (await this.list()).filter(
         (e) => e.environment === env.name && e.id !== options.keep,
@@ -108,13 +115,16 @@ export class StripePreviewWebhooks implements PreviewWebhooks {
     return env;
   }
 
-  #stripe(): Stripe {
-    this.#client ??= new Stripe(this.#secretKey, {
-      ...(this.#options.host === undefined ? {} : { host: this.#options.host }),
-      ...(this.#options.port === undefined ? {} : { port: this.#options.port }),
-      ...(this.#options.protocol === undefined ? {} : { protocol: this.#options.protocol }),
-      httpClient: Stripe.createNodeHttpClient(),
-      telemetry: false,
+  #stripe(): Promise<Stripe> {
+    this.#client ??= import("stripe").then(({ default: Library }) => {
+      this.#authError = Library.errors.StripeAuthenticationError;
+      return new Library(this.#secretKey, {
+        ...(this.#options.host === undefined ? {} : { host: this.#options.host }),
+        ...(this.#options.port === undefined ? {} : { port: this.#options.port }),
+        ...(this.#options.protocol === undefined ? {} : { protocol: this.#options.protocol }),
+        httpClient: Library.createNodeHttpClient(),
+        telemetry: false,
+      });
     });
     return this.#client;
   }
@@ -130,7 +140,7 @@ export class StripePreviewWebhooks implements PreviewWebhooks {
       const subject = env
         ? `the webhook endpoint of ${env.name}`
         : "the account's webhook endpoints";
-      if (error instanceof Stripe.errors.StripeAuthenticationError) {
+      if (this.#authError && error instanceof this.#authError) {
         throw userError(
           "CONFIG_INVALID",
           `Stripe refused the API key while trying to ${what} ${subject}: ${message}`,

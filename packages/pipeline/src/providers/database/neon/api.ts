@@ -6,7 +6,9 @@
  * jitter (Retry-After wins when Neon sends it). Errors say what to do, and never carry the API
  * key: it lives only in the client's private headers, and any text Neon sends back is scrubbed.
  */
-import { createApiClient, type Api } from "@neondatabase/api-client";
+// The client library is imported on the first call: loading it takes a tenth of a second or
+// more, which every command of the local target (that never calls Neon) would pay at start-up.
+import type { Api } from "@neondatabase/api-client";
 import { showInput } from "../../../core/environments";
 import { createScrubber } from "../../../core/scrub";
 import { PipelineError, userError, type ErrorCode, type ErrorKind } from "../../../errors";
@@ -77,7 +79,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class NeonApi {
   // Private fields stay out of util.inspect and JSON.stringify: the client's headers hold the key.
-  readonly #client: Api<unknown>;
+  #client: Promise<Api<unknown>> | undefined;
+  readonly #clientOptions: { apiKey: string; timeoutMs: number };
   readonly #scrub: (text: string) => string;
   readonly #attempts: number;
   readonly #baseDelayMs: number;
@@ -94,13 +97,23 @@ export class NeonApi {
     this.#baseDelayMs = options.retry?.baseDelayMs ?? DEFAULT_BASE_DELAY_MS;
     this.wait = options.wait ?? sleep;
     this.log = options.log ?? (() => {});
-    this.#client = createApiClient({
+    this.#clientOptions = {
       apiKey: options.apiKey,
-      baseURL: this.apiHost,
-      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      // Never follow a redirect with the bearer token to another host.
-      maxRedirects: 0,
-    });
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    };
+  }
+
+  #api(): Promise<Api<unknown>> {
+    this.#client ??= import("@neondatabase/api-client").then(({ createApiClient }) =>
+      createApiClient({
+        apiKey: this.#clientOptions.apiKey,
+        baseURL: this.apiHost,
+        timeout: this.#clientOptions.timeoutMs,
+        // Never follow a redirect with the bearer token to another host.
+        maxRedirects: 0,
+      }),
+    );
+    return this.#client;
   }
 
   async call<T>(
@@ -111,7 +124,7 @@ export class NeonApi {
     for (let attempt = 1; ; attempt++) {
       let failure: Failure;
       try {
-        return (await send(this.#client)).data;
+        return (await send(await this.#api())).data;
       } catch (error) {
         // Anything but an HTTP client error is a bug of ours: let it surface as it is.
         if (!isHttpClientError(error)) throw error;

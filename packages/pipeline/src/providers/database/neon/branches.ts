@@ -2,7 +2,7 @@
  * Branch operations on Neon: list, create, restore, extend, delete, connection strings, and
  * waiting for the operations a change starts. Every request goes through ./api.ts.
  */
-import { EndpointType, type Branch as NeonBranch, type Operation } from "@neondatabase/api-client";
+import type { Branch as NeonBranch, EndpointType, Operation } from "@neondatabase/api-client";
 import { PipelineError } from "../../../errors";
 import type { NeonApi } from "./api";
 
@@ -59,7 +59,8 @@ export class NeonBranches {
             parent_id: parent.id,
             ...(expiresAt ? { expires_at: expiresAt } : {}),
           },
-          endpoints: [{ type: EndpointType.ReadWrite }],
+          // EndpointType.ReadWrite, without loading the client library for its enum (api.ts).
+          endpoints: [{ type: "read_write" as EndpointType }],
         }),
       // 409: a concurrent run (or our own retried POST) made it first; use that one.
       { projectScoped: true, onConflict: () => undefined },
