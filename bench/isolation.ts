@@ -18,6 +18,9 @@
  *       update   the same with --rebuild: a new version of X, X itself polled too
  *       rollback rollback (production to its previous version), production polled too
  *       cleanup  cleanup --pr X
+ *     warm and rollback are then run once more with no poller ("unpolled s": what a user waits;
+ *     the pollers' /health traffic, which reads the database and calls sibling Workers at 10
+ *     requests a second per environment, competes for the same two cores).
  *     For each: the polls of the other environments and of the changed one, failed, slow, and the
  *     longest time between two 200s.
  *  3. Memory at each count of --memory, sampled as the host grows (before that count's changes):
@@ -265,6 +268,7 @@ async function main() {
   const opRows: string[][] = [];
   const newTimes = new Map<number, number>();
   const warmTimes = new Map<number, number>();
+  const quietWarm = new Map<number, number>();
   // Counts in ascending order: memory is sampled, and the changes run, as the host grows (the
   // changes leave the number of live environments as they found it).
   const memRows: string[][] = [];
@@ -301,18 +305,29 @@ async function main() {
       const stats = await pollWhile(box.port, polled, async () => {
         ms = (await runCli(box, args)).ms;
       });
+      // The same change again with nobody polling: the time a user waits for it. The pollers'
+      // 10 requests a second per environment (each /health reads the database and calls its
+      // siblings) compete for the two cores. Warm is unchanged again; a rollback flips back.
+      let quietMs: number | undefined;
+      if (name === "warm" || name === "rollback") {
+        const again =
+          name === "rollback" ? ["rollback", "--to", await otherProductionVersion(box)] : args;
+        quietMs = (await runCli(box, again)).ms;
+        if (name === "warm") quietWarm.set(count, quietMs);
+      }
       const changed = name === "rollback" ? "localhost" : own;
       const other = sum([...stats].filter(([h]) => h !== changed).map(([, s]) => s));
       const self = stats.get(changed);
       if (name === "new") newTimes.set(count, ms);
       if (name === "warm") warmTimes.set(count, ms);
       note(
-        `    ${seconds(ms)} s; others failed ${other.failed}/${other.polls}, changed ${self ? `${self.failed}/${self.polls}` : "-"}`,
+        `    ${seconds(ms)} s${quietMs === undefined ? "" : ` (${seconds(quietMs)} s unpolled)`}; others failed ${other.failed}/${other.polls}, changed ${self ? `${self.failed}/${self.polls}` : "-"}`,
       );
       opRows.push([
         String(count),
         name,
         seconds(ms),
+        quietMs === undefined ? "-" : seconds(quietMs),
         `${other.failed}/${other.polls}`,
         String(other.slow),
         seconds(other.longestGapMs),
@@ -340,6 +355,7 @@ async function main() {
         "live",
         "change",
         "time s",
+        "unpolled s",
         "others failed/polls",
         "slow",
         "gap s",
@@ -355,9 +371,11 @@ async function main() {
     const b = newTimes.get(count);
     const wa = warmTimes.get(firstCount);
     const wb = warmTimes.get(count);
-    if (a && b && wa && wb)
+    const qa = quietWarm.get(firstCount);
+    const qb = quietWarm.get(count);
+    if (a && b && wa && wb && qa && qb)
       console.log(
-        `at ${count} vs ${COUNTS[0]} live: new ${((b / a - 1) * 100).toFixed(0)}%, warm ${((wb / wa - 1) * 100).toFixed(0)}%`,
+        `at ${count} vs ${COUNTS[0]} live: new ${((b / a - 1) * 100).toFixed(0)}%, warm ${((wb / wa - 1) * 100).toFixed(0)}% (unpolled ${((qb / qa - 1) * 100).toFixed(0)}%)`,
       );
   }
   console.log("");
