@@ -671,6 +671,14 @@ describe("the visual section", () => {
     ],
   };
 
+  it("says when production's shots were reused from an earlier run", () => {
+    expect(
+      mdSection(renderMarkdown(summary({ visual: { ...visual, reused: true } })), "Visual changes"),
+    ).toMatch(
+      /^1 changed, 1 added, 1 removed, 2 unchanged\. Compared with production v7 \(its shots from an earlier run, reused while it serves that version\);/,
+    );
+  });
+
   it("is a compact Markdown table of what changed, and one line for the unchanged pages", () => {
     expect(mdSection(renderMarkdown(summary({ visual })), "Visual changes")).toBe(
       [

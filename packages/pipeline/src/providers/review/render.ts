@@ -682,7 +682,7 @@ function visualCounts(visual: VisualReport): string {
 function baselineText(visual: VisualReport): string {
   return visual.baseline === "none yet"
     ? "No production release to compare with yet: every page is new."
-    : `Compared with production ${visual.baseline} (shot during this run); a page changed when over ${formatRatio(visual.threshold)} of its pixels differ.`;
+    : `Compared with production ${visual.baseline} (${visual.reused ? "its shots from an earlier run, reused while it serves that version" : "shot during this run"}); a page changed when over ${formatRatio(visual.threshold)} of its pixels differ.`;
 }
 
 /**
@@ -893,7 +893,7 @@ export function renderVisualComment(summary: Summary): string {
   const unchanged = pages.filter((p) => p.status === "unchanged");
   const counts =
     `**${changed.length} of ${pages.length} page views changed** against production ` +
-    `${mdCode(visual.baseline)} (threshold ${formatRatio(visual.threshold)})`;
+    `${mdCode(visual.baseline)} (threshold ${formatRatio(visual.threshold)}${visual.reused ? ", its shots from an earlier run" : ""})`;
   blocks.push(`${counts}${reportLink}`);
   blocks.push(approvalLine(visual.approval, changed.length + added.length + removed.length));
 
