@@ -22,6 +22,7 @@ import {
   PRODUCTION,
   REPO_ROOT,
   versionHash,
+  webCodeHash,
   type BuildResult,
 } from "@codex/pipeline";
 
@@ -45,7 +46,7 @@ export async function ensureStackBuilt(log: (line: string) => void = () => {}): 
   log(
     "building the web app (vite build) and bundling the three Workers (wrangler deploy --dry-run)...",
   );
-  const result = await buildStack(stack, code, BUILD_DIR);
+  const result = await buildStack(stack, await webCodeHash(), BUILD_DIR);
   await writeFile(STAMP, JSON.stringify({ hash, result }));
   log(`stack built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

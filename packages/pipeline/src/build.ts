@@ -3,6 +3,7 @@
  * with vite, then every Worker with `wrangler deploy --dry-run` on its derived config.
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { cp, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { DerivedStack, WorkerKind } from "./core/derive";
@@ -19,8 +20,9 @@ import { statePaths, writeFileAtomic, withLock, REPO_ROOT, type StatePaths } fro
 export const BUILD_PATHS = statePaths(join(REPO_ROOT, ".codex"));
 
 /**
- * Names the code hash vite's output in apps/web/.svelte-kit was built from; while it matches,
- * builds reuse that output. Without it, the next build runs vite again.
+ * Names the hash of the web app's sources (webCodeHash) vite's output in apps/web/.svelte-kit
+ * was built from; while it matches, builds reuse that output. Without it, the next build runs
+ * vite again.
  */
 export const WEB_BUILD_MARKER = join(BUILD_PATHS.builds, "web-build.json");
 
@@ -64,11 +66,25 @@ async function hashTree(hash: ReturnType<typeof createHash>, path: string): Prom
   hash.update(await readFile(path));
 }
 
-/** A short hash of the code the bundles are built from. */
-export async function codeHash(): Promise<string> {
+// What vite's output is made of: the same, but the migrations. No Worker bundles them (they are
+// read from disk by the Node side, packages/database/src/migrate.ts), so a change that only adds
+// or edits a migration makes new bundles and a new version, on the web app's vite output as it was.
+const WEB_SOURCES = SOURCES.filter((source) => source !== "packages/database/drizzle");
+
+async function hashSources(sources: readonly string[]): Promise<string> {
   const hash = createHash("sha256");
-  for (const source of SOURCES) await hashTree(hash, join(REPO_ROOT, source));
+  for (const source of sources) await hashTree(hash, join(REPO_ROOT, source));
   return hash.digest("hex").slice(0, 16);
+}
+
+/** A short hash of the code the bundles are built from. */
+export function codeHash(): Promise<string> {
+  return hashSources(SOURCES);
+}
+
+/** A short hash of what vite's output is built from: the key of WEB_BUILD_MARKER. */
+export function webCodeHash(): Promise<string> {
+  return hashSources(WEB_SOURCES);
 }
 
 /** The code's hash plus this environment's derived configs: equal hashes, equal bundles. */
@@ -78,6 +94,17 @@ export function versionHash(code: string, stack: DerivedStack): string {
     .update(JSON.stringify(stack.workers.map((w) => w.config)))
     .digest("hex")
     .slice(0, 16);
+}
+
+/** True when the web app's vite output in this checkout was built from `code` (webCodeHash). */
+export async function webBuildIsCurrent(code: string): Promise<boolean> {
+  const marker = await readFile(WEB_BUILD_MARKER, "utf8").then(
+    (t) => (JSON.parse(t) as { hash?: string }).hash,
+    () => undefined,
+  );
+  return (
+    marker === code && existsSync(join(WORKER_DIRS.web, ".svelte-kit", "cloudflare", "_worker.js"))
+  );
 }
 
 export interface BuiltWorker {
@@ -147,12 +174,13 @@ async function stopOrphanBuilds(paths: StatePaths): Promise<void> {
 /**
  * Builds into `versionDir`: derived configs in config/, bundles in <kind>/, the web app's static
  * assets in web-assets/. The vite step writes to apps/web/.svelte-kit, which every environment
- * shares, so building is serialized across environments. `root` is the checkout built: this one
+ * shares, so building is serialized across environments; it is skipped while the output there
+ * was built from `webCode` (webCodeHash, or any key naming the sources). `root` is the checkout built: this one
  * by default, or another (an earlier commit's sources, see release-build.ts), with its own lock.
  */
 export async function buildStack(
   stack: DerivedStack,
-  code: string,
+  webCode: string,
   versionDir: string,
   root: string = REPO_ROOT,
 ): Promise<BuildResult> {
@@ -171,11 +199,11 @@ export async function buildStack(
       () => false,
     );
     // Configs do not change vite's output, so one web build serves every environment.
-    if (built !== code || !present) {
+    if (built !== webCode || !present) {
       await build(paths, ["exec", "vite", "build"], dirs.web, "the web app's build (vite build)");
       await writeFileAtomic(
         marker,
-        JSON.stringify({ hash: code, builtAt: new Date().toISOString() }),
+        JSON.stringify({ hash: webCode, builtAt: new Date().toISOString() }),
       );
     }
     await rm(versionDir, { recursive: true, force: true });

@@ -4,7 +4,14 @@
  * target serves an environment with, and the process and host helpers the benchmarks drive the CLI
  * with. The commands are reached through the codex-pipeline CLI.
  */
-export { BUILD_PATHS, buildStack, codeHash, versionHash, type BuildResult } from "./build";
+export {
+  BUILD_PATHS,
+  buildStack,
+  codeHash,
+  versionHash,
+  webCodeHash,
+  type BuildResult,
+} from "./build";
 export {
   deriveStack,
   loadStack,

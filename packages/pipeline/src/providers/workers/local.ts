@@ -10,7 +10,7 @@ import type { DerivedStack, WorkerKind } from "../../core/derive";
 import { checkEnvironment, localHostnames, type Environment } from "../../core/environments";
 import { PipelineError, userError } from "../../errors";
 import { listMigrations } from "@codex/database/migrate";
-import { buildStack, codeHash, versionHash } from "../../build";
+import { buildStack, codeHash, versionHash, webCodeHash } from "../../build";
 import type { WranglerConfig } from "../../core/derive";
 import type { ReleaseBundles, ReleaseHandle } from "../../old-code";
 import { reloadHost } from "../../local/host-client";
@@ -108,7 +108,7 @@ export class LocalWorkerPlatform implements WorkerPlatform {
     } else {
       const id = `v${record.versions.reduce((n, v) => Math.max(n, Number(v.id.slice(1)) || 0), 0) + 1}`;
       const versionDir = join(this.paths.env(environment.name), "versions", id);
-      const result = await buildStack(stack, code, versionDir);
+      const result = await buildStack(stack, await webCodeHash(), versionDir);
       const hosts = localHostnames(environment);
       const hostOf: Record<WorkerKind, string> = {
         web: hosts.web,

@@ -8,11 +8,10 @@
  * speaks HTTP to Cloudflare's API, state.ts records the versions each deploy made (see there),
  * rollback.ts goes back to one, and secrets.ts says which secrets a Worker gets.
  */
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { BUILD_PATHS, WEB_BUILD_MARKER, WORKER_DIRS, buildStack, codeHash } from "../../../build";
+import { BUILD_PATHS, buildStack, webBuildIsCurrent, webCodeHash } from "../../../build";
 import {
   deriveStack,
   loadStack,
@@ -31,7 +30,7 @@ import {
 import { durationFromEnv } from "../../../env";
 import { OPTIONAL_SECRETS } from "../../../core/secrets";
 import { PipelineError, userError } from "../../../errors";
-import { REPO_ROOT, readJson, statePaths, withLock } from "../../../state";
+import { REPO_ROOT, statePaths, withLock } from "../../../state";
 import type { DeployedEnvironment, DeployResult, StackUrls, WorkerPlatform } from "../shared";
 import { deleteSecret, listScripts, listSecretNames } from "./api";
 import { deleteReport, publishReport, type PublishedReport } from "./report";
@@ -131,16 +130,6 @@ export function cloudflareFromEnv(
   });
 }
 
-/** True when the web app's vite output on disk was built from the current sources. */
-async function webBuildIsCurrent(code: string): Promise<boolean> {
-  const marker = await readJson<{ hash?: string }>(WEB_BUILD_MARKER)
-    .then((m) => m?.hash)
-    .catch(() => undefined);
-  return (
-    marker === code && existsSync(join(WORKER_DIRS.web, ".svelte-kit", "cloudflare", "_worker.js"))
-  );
-}
-
 /**
  * Runs `deploy` holding build.ts's build lock, once the vite output matches the sources: wrangler
  * reads apps/web/.svelte-kit while it bundles and uploads, and nobody may rewrite it meanwhile.
@@ -148,7 +137,7 @@ async function webBuildIsCurrent(code: string): Promise<boolean> {
  */
 async function withCurrentWebBuild<T>(stack: DerivedStack, deploy: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
-    const code = await codeHash();
+    const code = await webCodeHash();
     const done = await withLock(BUILD_PATHS, "build", async () =>
       (await webBuildIsCurrent(code)) ? { value: await deploy() } : undefined,
     );
