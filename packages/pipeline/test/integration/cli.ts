@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import {
   chmod,
   copyFile,
+  cp,
   mkdir,
   mkdtemp,
   readdir,
@@ -18,6 +19,14 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
+import {
+  BUILD_PATHS,
+  WEB_BUILD_MARKER,
+  WORKER_DIRS,
+  webBuildIsCurrent,
+  webCodeHash,
+} from "../../src/build";
+import { statePaths, withLock } from "../../src/state";
 
 /** This checkout's root. */
 export const REPO = fileURLToPath(new URL("../../../..", import.meta.url));
@@ -67,7 +76,8 @@ export const explain = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stder
  * A copy of this checkout as `git clone` would give it (the files git tracks, and new files it
  * would add: this checkout's work), in `parent`/codex, for tests that change the code or the
  * migrations without touching the checkout other suites build from. `install` runs
- * `pnpm install --offline --frozen-lockfile` in it (from the local store: a few seconds warm).
+ * `pnpm install --offline --frozen-lockfile` in it (from the local store: a few seconds warm),
+ * and gives it this checkout's vite output when that is current (reuseWebBuild).
  */
 export async function copyCheckout(
   parent: string,
@@ -89,8 +99,34 @@ export async function copyCheckout(
   if (options.install) {
     const install = await runCommand("pnpm", ["install", "--offline", "--frozen-lockfile"], copy);
     if (install.code !== 0) throw new Error(`pnpm install in ${copy} failed: ${explain(install)}`);
+    await reuseWebBuild(copy);
   }
   return copy;
+}
+
+// What a vite build leaves in apps/web/.svelte-kit that the Workers' bundles and assets are made
+// of: the adapter's output (_worker.js and the assets), its manifest, and SvelteKit's output.
+const VITE_OUTPUT = ["cloudflare", "cloudflare-tmp", "output"];
+
+/**
+ * Gives a copy this checkout's vite output and build marker when they were built from the web
+ * sources the copy has too: what the copy's first build would make (the output names no path),
+ * without one more vite run per copy. Under build.ts's build lock, so that no build here rewrites
+ * the output meanwhile. The copy's pipeline still compares the marker with its own sources, and
+ * builds when they differ; with no current output here, the copy builds its own, as before.
+ */
+async function reuseWebBuild(copy: string): Promise<void> {
+  const code = await webCodeHash();
+  await withLock(BUILD_PATHS, "build", async () => {
+    if (!(await webBuildIsCurrent(code))) return;
+    const output = join(WORKER_DIRS.web, ".svelte-kit");
+    const target = join(copy, "apps", "web", ".svelte-kit");
+    for (const folder of VITE_OUTPUT)
+      await cp(join(output, folder), join(target, folder), { recursive: true });
+    const marker = join(statePaths(join(copy, ".codex")).builds, "web-build.json");
+    await mkdir(dirname(marker), { recursive: true });
+    await copyFile(WEB_BUILD_MARKER, marker);
+  });
 }
 
 /**
