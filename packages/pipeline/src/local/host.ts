@@ -190,6 +190,8 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
         hostnames: version.workers.map((w) => w.hostname),
         options: environmentOptions(version, inputs(env.name)),
         ...(web ? { health: { hostname: web.hostname, path: "/health" } } : {}),
+        // Production's previous version stays warm: its rollback only moves the route.
+        standby: record?.kind === "production",
       });
     }
     const result = await runtimes.sync(specs);
@@ -200,6 +202,7 @@ export async function runHost(port: number, paths: StatePaths = statePaths()): P
       created: result.create,
       updated: result.update,
       disposed: result.dispose,
+      ...(result.fromStandby.length ? { fromStandby: result.fromStandby } : {}),
       ...(result.failed.length ? { failed: result.failed } : {}),
     });
     if (result.failed.length) {

@@ -205,6 +205,68 @@ describe("Runtimes (real workerd)", () => {
     expect((await viaFront("pr-1.localhost", "/version.txt")).startsWith("404 ")).toBe(true);
   });
 
+  it("keeps production's replaced runtime warm: a rollback to it moves the route, starting no workerd", async () => {
+    const workerds = () =>
+      new Set(
+        descendants(process.pid)
+          .filter((p) => p.comm === "workerd")
+          .map((p) => p.pid),
+      );
+    const production = async (build: string) => ({
+      ...(await spec("production", "localhost", build)),
+      standby: true,
+    });
+    await runtimes.sync([await production("v1")]);
+    expect(await get("localhost", "/count")).toBe("1");
+    const v1Port = portOf("localhost");
+    const update = await runtimes.sync([await production("v2")]);
+    expect(update).toMatchObject({ update: ["production"], fromStandby: [], failed: [] });
+    expect(await get("localhost", "/version.txt")).toBe("production v2");
+    expect(runtimes.standbyDigest("production")).toBeDefined();
+    const beforeRollback = workerds();
+
+    // The rollback: v1's options again. Polled meanwhile, it fails no request.
+    const answers = await pollWhile("localhost", async () => {
+      const rollback = await runtimes.sync([await production("v1")]);
+      expect(rollback).toMatchObject({ update: ["production"], fromStandby: ["production"] });
+    });
+    expect(
+      answers.filter((a) => !a.startsWith("200 ")),
+      `of ${answers.length} polls`,
+    ).toEqual([]);
+    expect(portOf("localhost")).toBe(v1Port);
+    // Its in-memory counter goes on: the very workerd that served v1 before, never restarted.
+    expect(await get("localhost", "/count")).toBe("2");
+    expect(workerds()).toEqual(beforeRollback);
+
+    // And forward again, the same way: v2 had become the standby.
+    expect(await runtimes.sync([await production("v2")])).toMatchObject({
+      fromStandby: ["production"],
+    });
+    expect(await get("localhost", "/version.txt")).toBe("production v2");
+
+    // A new version: v3 serves, v2 becomes the standby, and v1 (the standby before) is stopped.
+    const beforeV3 = workerds();
+    const v3 = await runtimes.sync([await production("v3")]);
+    expect(v3).toMatchObject({ update: ["production"], fromStandby: [], failed: [] });
+    expect(await get("localhost", "/version.txt")).toBe("production v3");
+    await expect.poll(() => workerds().size, { timeout: 10_000 }).toBe(2);
+    const kept = [...workerds()].filter((pid) => beforeV3.has(pid));
+    expect(kept).toHaveLength(1);
+
+    // A standby whose workerd died is not used: the rollback starts v2 again.
+    process.kill(kept[0] ?? 0, "SIGKILL");
+    expect(await get("localhost", "/version.txt")).toBe("production v3");
+    const cold = await runtimes.sync([await production("v2")]);
+    expect(cold).toMatchObject({ update: ["production"], fromStandby: [], failed: [] });
+    expect(await get("localhost", "/version.txt")).toBe("production v2");
+
+    // Removing the environment stops the standby too.
+    await runtimes.sync([]);
+    await expect.poll(() => workerds().size, { timeout: 35_000 }).toBe(0);
+    expect(runtimes.standbyDigest("production")).toBeUndefined();
+  });
+
   it("restarts alone an environment whose workerd died, its requests meanwhile getting a 502", async () => {
     const before = new Set(descendants(process.pid).map((p) => p.pid));
     await runtimes.sync([

@@ -20,6 +20,12 @@ export interface RuntimeSpec {
   options: MiniflareOptions;
   /** What must answer (by Host header, on the runtime's own port) before it takes the route. */
   health?: { hostname: string; path: string };
+  /**
+   * Keep the runtime this one replaces started but unrouted (a warm standby) until the next
+   * replacement, so that going back to it, a rollback, only moves the route: no workerd to start.
+   * Production's, at the cost of one more runtime's memory.
+   */
+  standby?: boolean;
 }
 
 export interface RuntimePlan {
@@ -31,6 +37,8 @@ export interface RuntimePlan {
 export interface SyncResult extends RuntimePlan {
   /** Environments that could not be started or updated, and why; none of them is served. */
   failed: { name: string; error: string }[];
+  /** Updated environments whose warm standby took the route (no runtime was started). */
+  fromStandby: string[];
 }
 
 /** Options compared by digest, so that a runtime's secrets are not kept twice in clear. */
@@ -91,9 +99,13 @@ function listening(port: number, timeoutMs = 2_000): Promise<boolean> {
  * Waits until a new runtime answers `health` (any HTTP answer from its Worker: whether that
  * answer is right is the smoke check's business, so that its report stays the one a user reads).
  */
-async function answers(port: number, health: RuntimeSpec["health"]): Promise<void> {
+async function answers(
+  port: number,
+  health: RuntimeSpec["health"],
+  timeoutMs = HEALTH_TIMEOUT_MS,
+): Promise<void> {
   if (!health) return;
-  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
     try {
@@ -128,6 +140,8 @@ export class Runtimes {
   readonly #restarting = new Set<string>();
   /** Replaced runtimes still finishing their requests (see #replace). */
   readonly #retiring = new Set<Runtime>();
+  /** Replaced runtimes kept started, unrouted, for a spec with `standby` (see #replace). */
+  readonly #standby = new Map<string, Runtime>();
   readonly #events: RuntimeEvents;
 
   constructor(events: RuntimeEvents = {}) {
@@ -156,6 +170,11 @@ export class Runtimes {
     return this.#running.has(name);
   }
 
+  /** The options digest of the runtime kept warm for `name`'s rollback, if any. */
+  standbyDigest(name: string): string | undefined {
+    return this.#standby.get(name)?.digest;
+  }
+
   /**
    * Makes the running runtimes match `specs`. Environments are independent: one that fails to
    * start is reported in `failed` and the others go ahead; one that fails to update keeps serving
@@ -173,8 +192,9 @@ export class Runtimes {
       digests,
     );
     const failed: SyncResult["failed"] = [];
+    const fromStandby: string[] = [];
     // Unrouted first: a removed environment's hosts get the 404 page, its requests finish.
-    const leaving = plan.dispose.map((name) => this.#forget(name));
+    const leaving = plan.dispose.flatMap((name) => [this.#forget(name), this.#unkeep(name)]);
     this.#reroute();
     const stopping = leaving.map((runtime) => runtime && this.#retire(runtime));
     await Promise.all(
@@ -183,48 +203,76 @@ export class Runtimes {
         const digest = digests.get(name);
         if (!spec || digest === undefined) return;
         try {
-          await this.#replace(spec, digest);
+          if (await this.#replace(spec, digest)) fromStandby.push(name);
         } catch (error) {
           failed.push({ name, error: message(error) });
         }
       }),
     );
     await Promise.all(stopping);
-    return { ...plan, failed };
+    return { ...plan, failed, fromStandby };
   }
 
   /**
    * Starts `spec` in a new runtime beside the one serving it (if any), checks that it answers,
-   * routes its hosts to it, then stops the old one once its requests are done.
+   * routes its hosts to it, then stops the old one once its requests are done. If the standby
+   * kept for it runs these very options (a rollback), the standby takes the route instead, and
+   * the runtime it replaces becomes the standby in turn (unless it `died`). Returns whether the
+   * standby took the route.
    */
-  async #replace(spec: RuntimeSpec, digest: string): Promise<void> {
+  async #replace(spec: RuntimeSpec, digest: string, died = false): Promise<boolean> {
+    const standby = await this.#warmStandby(spec, digest);
+    const next = standby ?? (await this.#start(spec, digest));
+    const old = this.#running.get(spec.name);
+    this.#running.set(spec.name, next);
+    this.#reroute();
+    if (!old || died) return Boolean(standby);
+    if (spec.standby) {
+      const previous = this.#unkeep(spec.name);
+      if (previous) this.#retireInBackground(previous);
+      this.#standby.set(spec.name, old);
+      return Boolean(standby);
+    }
+    // The new version serves from here on: the old one drains and stops in the background, so
+    // that the change (a deploy, a rollback) is done once the route has moved, not once the
+    // requests still running on the old version (up to DRAIN_TIMEOUT_MS) are finished.
+    this.#retireInBackground(old);
+    return Boolean(standby);
+  }
+
+  async #start(spec: RuntimeSpec, digest: string): Promise<Runtime> {
     const { Miniflare } = await import("miniflare");
     const miniflare = new Miniflare(spec.options);
-    let port: number;
     try {
-      port = Number((await miniflare.ready).port);
+      const port = Number((await miniflare.ready).port);
       await answers(port, spec.health);
+      return { miniflare, digest, port, hostnames: spec.hostnames, spec, inflight: 0 };
     } catch (error) {
       await miniflare.dispose().catch(() => {});
       throw error;
     }
-    const old = this.#running.get(spec.name);
-    this.#running.set(spec.name, {
-      miniflare,
-      digest,
-      port,
-      hostnames: spec.hostnames,
-      spec,
-      inflight: 0,
-    });
-    this.#reroute();
-    // The new version serves from here on: the old one drains and stops in the background, so
-    // that the change (a deploy, a rollback) is done once the route has moved, not once the
-    // requests still running on the old version (up to DRAIN_TIMEOUT_MS) are finished.
-    if (old) {
-      this.#retiring.add(old);
-      void this.#retire(old).finally(() => this.#retiring.delete(old));
-    }
+  }
+
+  /** The standby kept for `spec.name`, taken out, if it runs `digest` and still answers. */
+  async #warmStandby(spec: RuntimeSpec, digest: string): Promise<Runtime | undefined> {
+    const standby = this.#standby.get(spec.name);
+    if (!standby || standby.digest !== digest) return undefined;
+    this.#standby.delete(spec.name);
+    // Its workerd may have died while it waited: then a new one is started, as without it.
+    const ok =
+      (await listening(standby.port, 500)) &&
+      (await answers(standby.port, spec.health, 2_000).then(
+        () => true,
+        () => false,
+      ));
+    if (ok) return standby;
+    this.#retireInBackground(standby);
+    return undefined;
+  }
+
+  #retireInBackground(runtime: Runtime): void {
+    this.#retiring.add(runtime);
+    void this.#retire(runtime).finally(() => this.#retiring.delete(runtime));
   }
 
   /** Stops a runtime that is no longer routed, once its requests are done (or after a while). */
@@ -254,7 +302,7 @@ export class Runtimes {
       if (this.#running.get(name) !== runtime) return;
       await runtime.miniflare.dispose().catch(() => {});
       try {
-        await this.#replace(runtime.spec, runtime.digest);
+        await this.#replace(runtime.spec, runtime.digest, true);
         this.#events.restarted?.(name);
       } catch (error) {
         // Left routed: its requests get the front server's 502 and the next check tries again.
@@ -279,8 +327,9 @@ export class Runtimes {
       const all = [...this.#running.keys()].map((name) => this.#forget(name));
       this.#reroute();
       // Those still draining too: the host is going, their requests with it.
-      all.push(...this.#retiring);
+      all.push(...this.#retiring, ...this.#standby.values());
       this.#retiring.clear();
+      this.#standby.clear();
       await Promise.all(all.map((runtime) => runtime?.miniflare.dispose().catch(() => {})));
     });
   }
@@ -294,6 +343,13 @@ export class Runtimes {
   #forget(name: string): Runtime | undefined {
     const runtime = this.#running.get(name);
     this.#running.delete(name);
+    return runtime;
+  }
+
+  /** Takes `name`'s standby out of keeping (to be stopped by the caller). */
+  #unkeep(name: string): Runtime | undefined {
+    const runtime = this.#standby.get(name);
+    this.#standby.delete(name);
     return runtime;
   }
 

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Sandbox } from "./cli";
 
 let box: Sandbox;
@@ -8,6 +10,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await box?.dispose();
 });
+
+/** The host log's last "reloaded" entry (host.ts logs one JSON line per sync). */
+async function lastReload(): Promise<Record<string, unknown> | undefined> {
+  const log = await readFile(join(box.stateDir, "host.log"), "utf8");
+  const reloads = log
+    .split("\n")
+    .filter((line) => line.includes('"reloaded"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return reloads.at(-1);
+}
 
 const production = () =>
   box.status().then((s) => s.environments.find((e) => e.name === "production"));
@@ -46,10 +58,16 @@ describe("production-deploy and rollback", () => {
     expect(elapsed).toBeLessThan(120_000);
     expect((await production())?.version).toBe("v1");
     expect((await box.http("localhost", "/health")).status).toBe(200);
+    // v1's runtime was kept warm when v2 replaced it: the rollback only moved the route.
+    expect(await lastReload()).toMatchObject({
+      updated: ["production"],
+      fromStandby: ["production"],
+    });
 
     const forward = await box.run("rollback", "--to", "v2");
     expect(forward.code, forward.stderr).toBe(0);
     expect((await production())?.version).toBe("v2");
+    expect(await lastReload()).toMatchObject({ fromStandby: ["production"] });
 
     const missing = await box.run("rollback", "--to", "v9");
     expect(missing.code).toBe(2);
