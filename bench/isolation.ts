@@ -29,15 +29,20 @@
  *  4. Load: with the last memory count live, --load-seconds of --connections concurrent
  *     keep-alive clients cycling over every environment's /health; errors, non-200s, latencies.
  *
+ *  5. With --old DIR (a checkout of an older commit with its own install, e.g. the design of one
+ *     Miniflare for every environment: `git worktree add /tmp/old 8b7980a && cd /tmp/old &&
+ *     pnpm install --frozen-lockfile`), steps 0 to 4 run first for it, with its own CLI and a
+ *     sandbox of its own, then for this checkout; a last table sets the goals' figures side by side.
+ *
  * Usage: node --import tsx bench/isolation.ts [--quick] [--counts 1,10] [--memory 1,10,20]
- *        [--load-seconds 30] [--connections 20] [--runs 5] [--verbose] [--keep]
+ *        [--load-seconds 30] [--connections 20] [--runs 5] [--old DIR] [--verbose] [--keep]
  */
 import { Agent, request } from "node:http";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import {
-  CLI,
   REPO,
+  cliOf,
   createSandbox,
   descendants,
   flags,
@@ -61,7 +66,9 @@ import { localHostnames, parseEnvironment, run } from "@codex/pipeline";
 
 const USAGE = `
 usage: node --import tsx bench/isolation.ts [--quick] [--counts 1,10] [--memory 1,10,20]
-       [--load-seconds 30] [--connections 20] [--runs 5] [--verbose] [--keep]
+       [--load-seconds 30] [--connections 20] [--runs 5] [--old DIR] [--verbose] [--keep]
+--old DIR: measure the checkout in DIR (another commit's worktree, installed) the same way first,
+           then print the two side by side.
 --quick: counts 1,3; memory 1,3; 10 s of load; 3 start-up runs.`;
 
 const values = flags(USAGE, {
@@ -70,6 +77,7 @@ const values = flags(USAGE, {
   "load-seconds": { type: "string" },
   connections: { type: "string" },
   runs: { type: "string" },
+  old: { type: "string" },
 });
 const quick = values.quick === true;
 const COUNTS = listFlag(values.counts, quick ? [1, 3] : [1, 10], "counts");
@@ -77,6 +85,8 @@ const MEMORY = listFlag(values.memory, quick ? [1, 3] : [1, 10, 20], "memory");
 const LOAD_S = intFlag(values["load-seconds"], quick ? 10 : 30, "load-seconds");
 const CONNECTIONS = intFlag(values.connections, 20, "connections");
 const RUNS = intFlag(values.runs, quick ? 3 : 5, "runs");
+/** A checkout of the design to compare with (a worktree of an older commit, installed). */
+const OLD = typeof values.old === "string" ? values.old : undefined;
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -243,35 +253,57 @@ async function load(box: Sandbox) {
   };
 }
 
-async function main() {
-  console.log(`isolation: ${machine()}`);
-  const started = await readFile(
-    join(REPO, "packages", "pipeline", "dist", "manifest.json"),
+interface Design {
+  label: string;
+  checkout: string;
+}
+
+interface Measured {
+  design: Design;
+  startup: string;
+  startups: number[];
+  opRows: string[][];
+  /** By change name and live count: [time ms, unpolled ms?, others failed, changed failed]. */
+  ops: Map<string, { ms: number; quietMs?: number; othersFailed: number; selfFailed?: number }>;
+  ratios: string[];
+  memRows: string[][];
+  perEnvKb: Map<number, number>;
+  pssKb: Map<number, number>;
+  load: Awaited<ReturnType<typeof load>>;
+}
+
+/** Every measurement (steps 0 to 4) for one design, its CLI run from its own checkout. */
+async function measure(design: Design): Promise<Measured> {
+  note(`== ${design.label}: ${design.checkout}`);
+  const cli = cliOf(design.checkout);
+  const manifest = await readFile(
+    join(design.checkout, "packages", "pipeline", "dist", "manifest.json"),
     "utf8",
   ).catch(() => "");
 
   // 0. CLI start-up.
   const startups: number[] = [];
-  let viaTsx = false;
+  let viaTsx = !manifest;
   for (let i = 0; i < RUNS; i++) {
     const t = performance.now();
-    const r = await run(process.execPath, [CLI, "--help"], { cwd: REPO });
+    const r = await run(process.execPath, [cli, "--help"], { cwd: design.checkout });
     startups.push(performance.now() - t);
     viaTsx ||= /through tsx/.test(r.stderr);
   }
+  const startup = `min ${seconds(min(startups))} s, median ${seconds(median(startups))} s${viaTsx ? " (node and tsx: no current dist/)" : " (compiled dist/)"}`;
 
-  const box = await createSandbox("isolation");
+  const box = await createSandbox("isolation", design.checkout);
   note("production-deploy, twice (untimed)");
   await runCli(box, ["production-deploy"], { retries: 1 });
   await runCli(box, ["production-deploy", "--rebuild"], { retries: 1 });
   const next = { pr: 1 };
   const opRows: string[][] = [];
-  const newTimes = new Map<number, number>();
-  const warmTimes = new Map<number, number>();
-  const quietWarm = new Map<number, number>();
+  const ops: Measured["ops"] = new Map();
   // Counts in ascending order: memory is sampled, and the changes run, as the host grows (the
   // changes leave the number of live environments as they found it).
   const memRows: string[][] = [];
+  const perEnvKb = new Map<number, number>();
+  const pssKb = new Map<number, number>();
   let base: number | undefined;
   const firstMemory = MEMORY[0] ?? 1;
   const firstCount = COUNTS[0] ?? 1;
@@ -280,6 +312,8 @@ async function main() {
     if (MEMORY.includes(count)) {
       const m = await memory(box);
       base ??= m.pssKb;
+      pssKb.set(count, m.pssKb);
+      if (count > firstMemory) perEnvKb.set(count, (m.pssKb - base) / (count - firstMemory));
       memRows.push([
         String(count),
         String(m.workerd),
@@ -292,14 +326,14 @@ async function main() {
     const others = (await live(box)).map(webHost);
     const pr = String(next.pr++);
     const own = `pr-${pr}.localhost`;
-    const ops: [string, string[], string[]][] = [
+    const changes: [string, string[], string[]][] = [
       ["new", ["preview-deploy", "--pr", pr, "--skip-tests"], others],
       ["warm", ["preview-deploy", "--pr", pr, "--skip-tests"], [...others, own]],
       ["update", ["preview-deploy", "--pr", pr, "--skip-tests", "--rebuild"], [...others, own]],
       ["rollback", ["rollback", "--to", await otherProductionVersion(box)], [...others, own]],
       ["cleanup", ["cleanup", "--pr", pr], others],
     ];
-    for (const [name, args, polled] of ops) {
+    for (const [name, args, polled] of changes) {
       note(`  ${count} live: ${name} (${args.join(" ")})`);
       let ms = 0;
       const stats = await pollWhile(box.port, polled, async () => {
@@ -313,13 +347,16 @@ async function main() {
         const again =
           name === "rollback" ? ["rollback", "--to", await otherProductionVersion(box)] : args;
         quietMs = (await runCli(box, again)).ms;
-        if (name === "warm") quietWarm.set(count, quietMs);
       }
       const changed = name === "rollback" ? "localhost" : own;
       const other = sum([...stats].filter(([h]) => h !== changed).map(([, s]) => s));
       const self = stats.get(changed);
-      if (name === "new") newTimes.set(count, ms);
-      if (name === "warm") warmTimes.set(count, ms);
+      ops.set(`${name} ${count}`, {
+        ms,
+        ...(quietMs === undefined ? {} : { quietMs }),
+        othersFailed: other.failed,
+        ...(self ? { selfFailed: self.failed } : {}),
+      });
       note(
         `    ${seconds(ms)} s${quietMs === undefined ? "" : ` (${seconds(quietMs)} s unpolled)`}; others failed ${other.failed}/${other.polls}, changed ${self ? `${self.failed}/${self.polls}` : "-"}`,
       );
@@ -337,14 +374,26 @@ async function main() {
       ]);
     }
   }
+  const ratios: string[] = [];
+  const pct = (a?: number, b?: number) => (a && b ? `${((b / a - 1) * 100).toFixed(0)}%` : "-");
+  for (const count of COUNTS.slice(1)) {
+    const at = (name: string, n: number) => ops.get(`${name} ${n}`);
+    ratios.push(
+      `at ${count} vs ${firstCount} live: new ${pct(at("new", firstCount)?.ms, at("new", count)?.ms)}, warm ${pct(at("warm", firstCount)?.ms, at("warm", count)?.ms)} (unpolled ${pct(at("warm", firstCount)?.quietMs, at("warm", count)?.quietMs)})`,
+    );
+  }
 
   note(`load: ${LOAD_S} s, ${CONNECTIONS} connections`);
   const l = await load(box);
+  await box.dispose();
+  return { design, startup, startups, opRows, ops, ratios, memRows, perEnvKb, pssKb, load: l };
+}
 
+function report(m: Measured) {
   console.log("");
-  console.log(
-    `CLI start-up (--help, spawn to exit, ${RUNS} runs): min ${seconds(min(startups))} s, median ${seconds(median(startups))} s${viaTsx ? " (through tsx: dist/ was not current)" : " (compiled dist/)"}${started ? "" : " (no dist/ manifest)"}`,
-  );
+  console.log(`## ${m.design.label} (${m.design.checkout})`);
+  console.log("");
+  console.log(`CLI start-up (--help, spawn to exit, ${RUNS} runs): ${m.startup}`);
   console.log("");
   console.log(
     "Changes while every live environment's /health is polled every 100 ms (a failed poll: not 200, or no connection; slow: over 1 s)",
@@ -363,35 +412,82 @@ async function main() {
         "gap s",
         "first failure",
       ],
-      opRows,
+      m.opRows,
     ),
   );
-  for (const count of COUNTS.slice(1)) {
-    const a = newTimes.get(firstCount);
-    const b = newTimes.get(count);
-    const wa = warmTimes.get(firstCount);
-    const wb = warmTimes.get(count);
-    const qa = quietWarm.get(firstCount);
-    const qb = quietWarm.get(count);
-    if (a && b && wa && wb && qa && qb)
-      console.log(
-        `at ${count} vs ${COUNTS[0]} live: new ${((b / a - 1) * 100).toFixed(0)}%, warm ${((wb / wa - 1) * 100).toFixed(0)}% (unpolled ${((qb / qa - 1) * 100).toFixed(0)}%)`,
-      );
-  }
+  for (const line of m.ratios) console.log(line);
   console.log("");
   console.log(
     "Host memory, every Worker warm (MB; the host's tree from /proc; per env: PSS added per environment over the first count)",
   );
-  console.log(table(["environments", "workerd", "RSS", "PSS", "per env"], memRows));
+  console.log(table(["environments", "workerd", "RSS", "PSS", "per env"], m.memRows));
   console.log("");
+  const l = m.load;
   console.log(
     `Load: ${l.hosts} environments, ${CONNECTIONS} keep-alive connections for ${LOAD_S} s`,
   );
   console.log(
     `${l.requests} requests, ${l.errors} connection errors, ${l.non200} non-200; latency p50 ${l.p50.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms${l.firstErrors.length ? `; first errors: ${l.firstErrors.join("; ")}` : ""}`,
   );
+}
+
+/** The issue's goals, one row each, a column per design. */
+function sideBySide(results: Measured[]) {
+  const top = COUNTS.at(-1) ?? 1;
+  const first = COUNTS[0] ?? 1;
+  const s = (ms?: number) => (ms === undefined ? "-" : seconds(ms));
+  const failedDuring = (m: Measured, field: "othersFailed" | "selfFailed") =>
+    String(
+      [...m.ops.entries()]
+        .filter(([key]) => key.endsWith(` ${top}`))
+        .reduce((a, [, o]) => a + (o[field] ?? 0), 0),
+    );
+  const lastMem = MEMORY.at(-1) ?? 1;
+  const rows: [string, (m: Measured) => string][] = [
+    ["CLI start-up (--help), median s", (m) => seconds(median(m.startups))],
+    [`new preview into ${first} live, s`, (m) => s(m.ops.get(`new ${first}`)?.ms)],
+    [`new preview into ${top} live, s`, (m) => s(m.ops.get(`new ${top}`)?.ms)],
+    [`warm deploy at ${first} live, unpolled s`, (m) => s(m.ops.get(`warm ${first}`)?.quietMs)],
+    [`warm deploy at ${top} live, unpolled s`, (m) => s(m.ops.get(`warm ${top}`)?.quietMs)],
+    [`rollback at ${first} live, unpolled s`, (m) => s(m.ops.get(`rollback ${first}`)?.quietMs)],
+    [`rollback at ${top} live, unpolled s`, (m) => s(m.ops.get(`rollback ${top}`)?.quietMs)],
+    [`failed polls of others, all changes at ${top} live`, (m) => failedDuring(m, "othersFailed")],
+    [`failed polls of the changed env at ${top} live`, (m) => failedDuring(m, "selfFailed")],
+    ...[...MEMORY.slice(1)].map((n): [string, (m: Measured) => string] => [
+      `memory per env, ${MEMORY[0]} to ${n}, MB PSS`,
+      (m) => (m.perEnvKb.has(n) ? mb(m.perEnvKb.get(n) ?? 0) : "-"),
+    ]),
+    [
+      `memory at ${lastMem} envs, MB PSS`,
+      (m) => (m.pssKb.has(lastMem) ? mb(m.pssKb.get(lastMem) ?? 0) : "-"),
+    ],
+    [
+      `load: ${CONNECTIONS} clients ${LOAD_S} s, requests / errors`,
+      (m) => `${m.load.requests} / ${m.load.errors + m.load.non200}`,
+    ],
+  ];
+  console.log("");
+  console.log("## Side by side");
+  console.log("");
+  const once = rows.filter(([name], i) => rows.findIndex(([other]) => other === name) === i);
+  console.log(
+    table(
+      ["measure", ...results.map((m) => m.design.label)],
+      once.map(([name, f]) => [name, ...results.map(f)]),
+    ),
+  );
+}
+
+async function main() {
+  console.log(`isolation: ${machine()}`);
+  const designs: Design[] = [];
+  if (OLD) designs.push({ label: "old design", checkout: resolve(OLD) });
+  designs.push({ label: "this checkout", checkout: REPO });
+  const results: Measured[] = [];
+  for (const design of designs) results.push(await measure(design));
+  for (const m of results) report(m);
+  if (results.length > 1) sideBySide(results);
   for (const line of retriedNote()) console.log(line);
-  await box.dispose();
 }
 
 runBench(main);

@@ -27,7 +27,11 @@ import {
 export { freePort, descendants, isAlive as alive };
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const CLI = join(REPO, "packages", "pipeline", "bin", "codex-pipeline.js");
+/** The CLI of a checkout of this repository (this one, or another commit's worktree). */
+export function cliOf(checkout: string): string {
+  return join(checkout, "packages", "pipeline", "bin", "codex-pipeline.js");
+}
+export const CLI = cliOf(REPO);
 
 /** Runs `fn` holding the pipeline's build lock, so that no build rewrites .svelte-kit meanwhile. */
 export function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -179,10 +183,12 @@ export async function removeDir(dir: string): Promise<void> {
 export interface Sandbox {
   dir: string;
   port: number;
+  /** The checkout whose CLI runs in this sandbox (REPO unless another design is measured). */
+  checkout: string;
   dispose(): Promise<void>;
 }
 
-export async function createSandbox(label: string): Promise<Sandbox> {
+export async function createSandbox(label: string, checkout = REPO): Promise<Sandbox> {
   const dir = await tempDir(label);
   // CODEX_PORT: the port to use (on a shared machine, the one you were given); else a free one.
   const port = process.env.CODEX_PORT ? Number(process.env.CODEX_PORT) : await freePort();
@@ -195,7 +201,7 @@ export async function createSandbox(label: string): Promise<Sandbox> {
     await removeDir(dir);
   };
   const unregister = onCleanup(dispose);
-  return { dir, port, dispose };
+  return { dir, port, checkout, dispose };
 }
 
 export interface Step {
@@ -285,8 +291,8 @@ export function retriedNote(): string[] {
 
 async function runCliOnce(sandbox: Sandbox, args: string[]): Promise<CliResult> {
   const started = performance.now();
-  const result = await run(process.execPath, [CLI, ...args], {
-    cwd: REPO,
+  const result = await run(process.execPath, [cliOf(sandbox.checkout), ...args], {
+    cwd: sandbox.checkout,
     env: {
       ...process.env,
       CODEX_STATE_DIR: sandbox.dir,
