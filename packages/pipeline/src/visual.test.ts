@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
@@ -9,8 +9,10 @@ import {
   compareShots,
   compareWithProduction,
   diffImages,
+  KEPT_SHOT_SETS,
   NO_BASELINE,
   parseVisualThreshold,
+  pruneShots,
   shotInputsHash,
   visualFolders,
 } from "./visual";
@@ -273,6 +275,36 @@ describe("compareWithProduction", () => {
     expect(shot).toEqual(["v1", "v2"]);
     expect(third?.reused).toBeUndefined();
     expect(third?.pages.map((p) => p.status)).toEqual(["changed"]);
+
+    // Two more releases: the cache keeps the three sets used last, v1's is deleted.
+    await compare("v3");
+    await compare("v4");
+    const sets = (await readdir(baselineCache)).map((name) => name.split("-")[0]).sort();
+    expect(sets).toEqual(["v2", "v3", "v4"]);
+  });
+
+  it("keeps the shot sets used last, and deletes older ones when a new set is kept", async () => {
+    const cache = join(dir, "visual-baseline");
+    const set = async (name: string, ageS: number) => {
+      const path = join(cache, name);
+      await mkdir(join(path, "desktop"), { recursive: true });
+      await writeFile(join(path, "desktop", "home.png"), image(2, 2));
+      const when = new Date(Date.now() - ageS * 1000);
+      await utimes(path, when, when);
+      return path;
+    };
+    const oldest = await set("v1-aaa", 500);
+    const older = await set("v2-aaa", 400);
+    const recent = await set("v3-aaa", 300);
+    const reusedLately = await set("v1-bbb", 10);
+    const abandoned = await set("v4-aaa.123.456.tmp", 2 * 3600);
+    const writing = await set("v4-aaa.789.012.tmp", 5);
+    const kept = await set("v4-aaa", 0);
+    const removed = await pruneShots(cache, kept);
+    expect(removed.sort()).toEqual([abandoned, older, oldest].sort());
+    expect(KEPT_SHOT_SETS).toBe(3);
+    for (const path of [kept, reusedLately, recent, writing]) expect(existsSync(path)).toBe(true);
+    for (const path of removed) expect(existsSync(path)).toBe(false);
   });
 
   it("keys the kept shots by the spec, its helpers, the config and the browser too", async () => {

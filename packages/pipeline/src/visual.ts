@@ -5,7 +5,17 @@
  * `preview/`, `production/` and `diff/`, each `<viewport>/<page>.png`.
  */
 import { createHash } from "node:crypto";
-import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import {
+  cp,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import pixelmatch from "pixelmatch";
 import { PNG } from "pngjs";
@@ -230,7 +240,9 @@ const VISUAL_INPUTS = ["e2e/visual.spec.ts", "e2e/helpers.ts", "playwright.confi
  * and reused while it serves the same version and the spec, its config and the browser are
  * unchanged: a preview redeployed on every push then adds no browser run. Not its data: a
  * page whose content changed in production since (the shots mask dates, names and references)
- * shows only after production's next deploy (or once that folder is deleted).
+ * shows only after production's next deploy (or once that folder is deleted). The
+ * KEPT_SHOT_SETS sets used last are kept (production's current version, and the ones a rollback
+ * or an unchanged spec may bring back); older ones are deleted when a new set is kept.
  */
 export async function compareWithProduction(options: {
   envDir: string;
@@ -260,6 +272,9 @@ export async function compareWithProduction(options: {
     await rm(folders.production, { recursive: true, force: true });
     if (kept && reused) {
       await cp(kept, folders.production, { recursive: true });
+      // Its last use, by which pruneShots keeps it.
+      const now = new Date();
+      await utimes(kept, now, now).catch(() => {});
     } else {
       const shot = await options.shoot({
         baseUrl: production.urls.web,
@@ -271,7 +286,10 @@ export async function compareWithProduction(options: {
           `the visual spec failed against production (${production.urls.web}): see ${join(options.envDir, "e2e", "visual", "production-run")}`,
         );
       }
-      if (kept) await keepShots(folders.production, kept);
+      if (kept) {
+        await keepShots(folders.production, kept);
+        await pruneShots(dirname(kept), kept);
+      }
     }
     baseline = production.version;
   }
@@ -296,6 +314,36 @@ async function keepShots(from: string, kept: string): Promise<void> {
     // Another run kept the same shots first.
     await rm(temp, { recursive: true, force: true });
   });
+}
+
+/** How many sets of production's shots the cache keeps (see compareWithProduction). */
+export const KEPT_SHOT_SETS = 3;
+/** A temporary set older than this was left by a run that died while keeping it. */
+const ABANDONED_MS = 60 * 60 * 1000;
+
+/**
+ * Deletes the sets of `cache` but the KEPT_SHOT_SETS used last (by mtime; `kept`, just written,
+ * always stays), and temporary ones abandoned by a run that died.
+ */
+export async function pruneShots(cache: string, kept: string): Promise<string[]> {
+  const entries = await readdir(cache, { withFileTypes: true }).catch(() => []);
+  const sets: { path: string; mtimeMs: number }[] = [];
+  const removed: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const path = join(cache, entry.name);
+    const info = await stat(path).catch(() => undefined);
+    if (!info) continue;
+    if (entry.name.endsWith(".tmp")) {
+      if (Date.now() - info.mtimeMs > ABANDONED_MS) removed.push(path);
+      continue;
+    }
+    if (path !== kept) sets.push({ path, mtimeMs: info.mtimeMs });
+  }
+  sets.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  removed.push(...sets.slice(KEPT_SHOT_SETS - 1).map((set) => set.path));
+  await Promise.all(removed.map((path) => rm(path, { recursive: true, force: true })));
+  return removed;
 }
 
 /** One line for the step and the console: "1 changed, 21 unchanged (against v3, threshold 0.1%)". */
