@@ -27,7 +27,6 @@ export default defineConfig({
       "packages/pipeline/vitest.integration.config.ts",
       "packages/pipeline/vitest.contract.config.ts",
       "packages/pipeline/vitest.copies.config.ts",
-      "packages/pipeline/vitest.fresh.config.ts",
       // A pattern, not a path: the Dagger module's containers leave .dagger out of the source,
       // and a missing path would stop every run there.
       ".dagger/vitest.config.*",
