@@ -200,7 +200,13 @@ async function growTo(box: Sandbox, count: number, next: { pr: number }) {
   }
 }
 
-async function memory(box: Sandbox): Promise<{ rssKb: number; pssKb: number; workerd: number }> {
+async function memory(box: Sandbox): Promise<{
+  rssKb: number;
+  pssKb: number;
+  workerd: number;
+  /** PSS by process kind: the host's node, its workerd processes, postgres and its backends. */
+  pssByKind: { node: number; workerd: number; postgres: number };
+}> {
   const info = await hostInfo(box.dir);
   if (!info) throw new Error("no host");
   const envs = await live(box);
@@ -210,13 +216,16 @@ async function memory(box: Sandbox): Promise<{ rssKb: number; pssKb: number; wor
   let rssKb = 0;
   let pssKb = 0;
   let workerd = 0;
+  const pssByKind = { node: 0, workerd: 0, postgres: 0 };
   for (const proc of [{ pid: info.pid, comm: "node" }, ...descendants(info.pid)]) {
     const m = memoryOf(proc.pid);
     rssKb += m.rssKb;
     pssKb += m.pssKb;
     if (proc.comm === "workerd") workerd++;
+    const kind = proc.comm === "workerd" ? "workerd" : proc.comm === "node" ? "node" : "postgres";
+    pssByKind[kind] += m.pssKb;
   }
-  return { rssKb, pssKb, workerd };
+  return { rssKb, pssKb, workerd, pssByKind };
 }
 
 async function load(box: Sandbox) {
@@ -320,6 +329,7 @@ async function measure(design: Design): Promise<Measured> {
         mb(m.rssKb),
         mb(m.pssKb),
         count > firstMemory ? mb((m.pssKb - base) / (count - firstMemory)) : "-",
+        `${mb(m.pssByKind.node)} / ${mb(m.pssByKind.workerd)} / ${mb(m.pssByKind.postgres)}`,
       ]);
     }
     if (!COUNTS.includes(count)) continue;
@@ -420,7 +430,12 @@ function report(m: Measured) {
   console.log(
     "Host memory, every Worker warm (MB; the host's tree from /proc; per env: PSS added per environment over the first count)",
   );
-  console.log(table(["environments", "workerd", "RSS", "PSS", "per env"], m.memRows));
+  console.log(
+    table(
+      ["environments", "workerd", "RSS", "PSS", "per env", "PSS node / workerd / postgres"],
+      m.memRows,
+    ),
+  );
   console.log("");
   const l = m.load;
   console.log(
