@@ -38,7 +38,7 @@ export function workerDirs(root: string): Record<WorkerKind, string> {
 export const WORKER_DIRS = workerDirs(REPO_ROOT);
 
 // What the bundles are made of. A change anywhere here means a new build.
-const SOURCES = [
+export const SOURCES = [
   "apps/web/src",
   "apps/web/static",
   "apps/web/svelte.config.js",
@@ -69,7 +69,7 @@ async function hashTree(hash: ReturnType<typeof createHash>, path: string): Prom
 // What vite's output is made of: the same, but the migrations. No Worker bundles them (they are
 // read from disk by the Node side, packages/database/src/migrate.ts), so a change that only adds
 // or edits a migration makes new bundles and a new version, on the web app's vite output as it was.
-const WEB_SOURCES = SOURCES.filter((source) => source !== "packages/database/drizzle");
+export const WEB_SOURCES = SOURCES.filter((source) => source !== "packages/database/drizzle");
 
 async function hashSources(sources: readonly string[]): Promise<string> {
   const hash = createHash("sha256");
